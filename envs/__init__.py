@@ -1,0 +1,12 @@
+"""Multi-turn text environments: one contract (``TextEnv``), one registry, one checker.
+
+``import envs`` registers every env, so ``gymnasium.make("resrl/ALFWorld-v0")`` works.
+"""
+
+from envs.checker import EnvCheckError, check_env
+from envs.core import TextEnv, Transition
+from envs.registry import ENTRY_POINTS, make_env, register_envs
+
+register_envs()
+
+__all__ = ["ENTRY_POINTS", "EnvCheckError", "TextEnv", "Transition", "check_env", "make_env", "register_envs"]

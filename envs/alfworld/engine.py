@@ -1,0 +1,71 @@
+"""Thin layer over the real ALFWorld engine (textworld's PDDL env + alfworld's demangler).
+
+Games are loaded from their JSON data (``pddl_domain``, ``grammar``, ``pddl_problem``)
+rather than from a path, so the env can swap in the domain and grammar the installed
+``alfworld`` package ships while keeping each game's task sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+from typing import Any
+
+TASK_PLACEHOLDER = "UNKNOWN GOAL"
+_TASK_SENTENCE = re.compile(r"Your task is to: ([^\"\n]*?)\.?\"")
+
+
+@cache
+def package_logic() -> tuple[str, str]:
+    """The PDDL domain and the grammar template (with its task placeholder) alfworld ships."""
+    data = resources.files("alfworld") / "data"
+    return (data / "alfred.pddl").read_text(), (data / "alfred.twl2").read_text()
+
+
+def task_sentence(game: dict[str, Any]) -> str:
+    """The task a game's grammar states, e.g. ``put a clean mug in coffeemachine``."""
+    match = _TASK_SENTENCE.search(game.get("grammar", ""))
+    if match is None:
+        raise ValueError("the game's grammar has no 'Your task is to: ...' sentence")
+    return match.group(1)
+
+
+def with_package_logic(game: dict[str, Any]) -> dict[str, Any]:
+    """The same game on the package's domain and grammar (the archived files embed an older
+    grammar that says "You arrive at loc 14" instead of naming the receptacle)."""
+    domain, grammar = package_logic()
+    return {**game, "pddl_domain": domain, "grammar": grammar.replace(TASK_PLACEHOLDER, task_sentence(game))}
+
+
+class Game:
+    """One loaded ALFWorld game on the real engine; ``reset``/``step`` return textworld states."""
+
+    def __init__(self, data: dict[str, Any], *, plan: bool = False) -> None:
+        import textworld
+        from alfworld.agents.environment.alfred_tw_env import AlfredDemangler
+        from textworld.envs.pddl import PddlEnv
+
+        infos = textworld.EnvInfos(won=True, admissible_commands=True, policy_commands=plan)
+        self._env = AlfredDemangler(PddlEnv(infos), shuffle=False)
+        self._env.load(data)
+
+    def reset(self) -> Any:
+        return self._env.reset()
+
+    def step(self, command: str) -> Any:
+        state, _score, _done = self._env.step(command)
+        return state
+
+    def close(self) -> None:
+        self._env.close()
+
+
+def solve(data: dict[str, Any]) -> list[str] | None:
+    """The engine planner's solution from the initial state, or None if it finds none."""
+    game = Game(data, plan=True)
+    try:
+        plan = game.reset()["policy_commands"]
+    finally:
+        game.close()
+    return list(plan) if plan else None

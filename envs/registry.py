@@ -1,0 +1,29 @@
+"""Every environment of the suite, registered with Gymnasium under the ``resrl/`` namespace."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium
+
+ENTRY_POINTS: dict[str, str] = {
+    "resrl/ALFWorld-v0": "envs.alfworld.env:ALFWorldEnv",
+}
+
+
+def register_envs() -> None:
+    """Register every env id (idempotent); ``import envs`` does this for you."""
+    for env_id, entry_point in ENTRY_POINTS.items():
+        if env_id not in gymnasium.registry:
+            gymnasium.register(env_id, entry_point=entry_point)
+
+
+def make_env(spec: Mapping[str, Any]) -> gymnasium.Env[Any, Any]:
+    """Build an env from a config's ``env`` section: ``{"id": ..., "kwargs": {...}}``."""
+    unknown = set(spec) - {"id", "kwargs"}
+    if unknown or "id" not in spec:
+        raise ValueError(f"an env spec needs 'id' and optional 'kwargs'; got keys {sorted(spec)}")
+    if spec["id"] not in ENTRY_POINTS:
+        raise ValueError(f"unknown env {spec['id']!r}; registered: {sorted(ENTRY_POINTS)}")
+    return gymnasium.make(spec["id"], **dict(spec.get("kwargs") or {}))

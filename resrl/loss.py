@@ -1,0 +1,74 @@
+"""The PPO/GRPO clipped surrogate over agent tokens, with its diagnostics."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+Reduction = Literal["token-mean", "seq-mean-token-mean"]
+_MAX_LOG_RATIO = 20.0
+
+
+@dataclass(frozen=True)
+class PolicyLoss:
+    """The loss to backpropagate and detached diagnostics (Python floats)."""
+
+    loss: Tensor
+    clip_fraction: float
+    approx_kl: float
+    negative_weight_mean: float
+    """Mean ω over agent tokens with a negative token advantage; NaN without weights."""
+
+
+def policy_loss(
+    logprobs: Tensor,
+    old_logprobs: Tensor,
+    token_advantages: Tensor,
+    agent_mask: Tensor,
+    *,
+    clip: tuple[float, float] = (0.2, 0.2),
+    reduction: Reduction = "token-mean",
+    total_tokens: float | None = None,
+    weights: Tensor | None = None,
+) -> PolicyLoss:
+    """Clipped surrogate ``-min(r·Ã, clip(r, 1-ε_lo, 1+ε_hi)·Ã)`` over agent tokens.
+
+    All tensors are ``[B, T]``; nothing outside ``agent_mask`` reaches the loss or its
+    gradient. ``token-mean`` divides by ``total_tokens`` when given (the agent-token
+    count of the whole mini-batch, so gradient accumulation over micro-batches sums to
+    the same loss) and by this batch's count otherwise. ``approx_kl`` is the k3
+    estimator ``E[(r - 1) - log r]``. ``weights`` (ω) only feed the diagnostics.
+    """
+    if reduction not in ("token-mean", "seq-mean-token-mean"):
+        raise ValueError(f"unknown reduction {reduction!r}")
+    mask = agent_mask.to(torch.bool)
+    maskf = mask.to(logprobs.dtype)
+    log_ratio = (logprobs - old_logprobs.detach()).clamp(-_MAX_LOG_RATIO, _MAX_LOG_RATIO)
+    log_ratio = torch.where(mask, log_ratio, torch.zeros_like(log_ratio))
+    ratio = torch.exp(log_ratio)
+    advantages = token_advantages.detach().to(logprobs.dtype)
+    unclipped = -advantages * ratio
+    clipped = -advantages * ratio.clamp(1.0 - clip[0], 1.0 + clip[1])
+    per_token = torch.maximum(unclipped, clipped) * maskf
+
+    if reduction == "token-mean":
+        denominator = total_tokens if total_tokens is not None else maskf.sum().clamp(min=1.0)
+        loss = per_token.sum() / denominator
+    else:
+        per_sequence = per_token.sum(dim=1) / maskf.sum(dim=1).clamp(min=1.0)
+        has_tokens = mask.any(dim=1)
+        loss = per_sequence[has_tokens].sum() / has_tokens.sum().clamp(min=1)
+
+    with torch.no_grad():
+        count = mask.sum().clamp(min=1)
+        clip_fraction = ((clipped > unclipped) & mask).sum() / count
+        approx_kl = (((ratio - 1.0) - log_ratio) * maskf).sum() / count
+        negative = mask & (token_advantages < 0)
+        omega = math.nan
+        if weights is not None and negative.any():
+            omega = float(weights[negative].float().mean())
+    return PolicyLoss(loss, float(clip_fraction), float(approx_kl), omega)

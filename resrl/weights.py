@@ -1,0 +1,125 @@
+"""ResRL's residual token weights (arXiv 2605.00380, steps 2-7 of docs/resrl.md).
+
+A negative sample's agent token is penalised in proportion to how much of its
+(normalised, centred) penultimate hidden state lies *outside* the subspace spanned by
+the positive samples' agent tokens of the same group. Tokens that look like correct
+responses are pushed down lightly (ω = floor), "purely wrong" tokens fully (ω = 1).
+
+Degenerate groups keep ω = 1 on their negatives (plain NSR behaviour), because no
+reliable subspace or spread exists:
+- no positive or no negative sample in the group;
+- fewer than ``MIN_POSITIVE_TOKENS`` positive agent tokens;
+- a flat residual spread (``q_hi - q_lo <= FLAT_SPREAD``).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+LAYER_NORM_EPS = 1e-5
+MIN_POSITIVE_TOKENS = 2
+FLAT_SPREAD = 1e-12
+QUANTILE_EPS = 1e-8
+_RELATIVE_RANK_TOL = 1e-5
+
+
+def residual_weights(
+    hidden: Tensor,
+    advantages: Tensor,
+    agent_mask: Tensor,
+    group_ids: Tensor,
+    *,
+    rank: int = 16,
+    num_samples: int = 4096,
+    quantiles: tuple[float, float] = (0.1, 0.9),
+    floor: float = 0.3,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Token weights ω ``[B, T]`` for a batch of whole groups.
+
+    ``hidden`` ``[B, T, d]``: penultimate-layer states aligned with the tokens they
+    predict (detached; no gradient flows). ``advantages`` ``[B]``; ``agent_mask``
+    ``[B, T]`` true only on policy-generated tokens; ``group_ids`` ``[B]``.
+
+    Returns ω in ``[floor, 1]`` on agent tokens of negative samples (A ≤ 0), exactly 1
+    on agent tokens of positive samples and 0 on every other token. Each group is
+    handled on its own, so the result does not depend on the other groups in the
+    batch or on where the group's samples sit. When a group has more than
+    ``num_samples`` positive agent tokens a uniform subset is used; the subset is drawn
+    from a per-group RNG derived from one draw of ``generator`` and the group id, so
+    results are reproducible for a seeded generator.
+    """
+    if hidden.dim() != 3 or agent_mask.shape != hidden.shape[:2]:
+        raise ValueError(f"hidden {tuple(hidden.shape)} must be [B, T, d] and agent_mask [B, T]")
+    if advantages.shape != (hidden.shape[0],) or group_ids.shape != advantages.shape:
+        raise ValueError("advantages and group_ids must be [B]")
+    q_lo_level, q_hi_level = quantiles
+    if not 0.0 <= q_lo_level < q_hi_level <= 1.0:
+        raise ValueError(f"quantiles must satisfy 0 <= lo < hi <= 1, got {quantiles}")
+    if not 0.0 <= floor <= 1.0:
+        raise ValueError(f"floor must be in [0, 1], got {floor}")
+    if rank < 1 or num_samples < MIN_POSITIVE_TOKENS:
+        raise ValueError("rank must be >= 1 and num_samples >= 2")
+
+    mask = agent_mask.to(torch.bool)
+    weights = mask.to(torch.float32)
+    base_seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
+    unique_ids, index = torch.unique(group_ids.cpu(), return_inverse=True)
+    positive = (advantages > 0).cpu()
+    for g, group_id in enumerate(unique_ids.tolist()):
+        in_group = index == g
+        pos_rows = torch.nonzero(in_group & positive).squeeze(1).to(hidden.device)
+        neg_rows = torch.nonzero(in_group & ~positive).squeeze(1).to(hidden.device)
+        if pos_rows.numel() == 0 or neg_rows.numel() == 0:
+            continue
+        neg_mask = mask[neg_rows]
+        if not neg_mask.any():
+            continue
+        x_pos = _normalise(hidden[pos_rows][mask[pos_rows]])
+        if x_pos.shape[0] < MIN_POSITIVE_TOKENS:
+            continue
+        group_seed = (base_seed + int(group_id) * 0x9E3779B1) % 2**62
+        energy = _residual_energy(x_pos, _normalise(hidden[neg_rows][neg_mask]), rank, num_samples, group_seed)
+        bounds = torch.quantile(energy, torch.tensor([q_lo_level, q_hi_level], device=energy.device))
+        spread = bounds[1] - bounds[0]
+        if spread <= FLAT_SPREAD:
+            continue
+        z = ((energy - bounds[0]) / (spread + QUANTILE_EPS)).clamp(0.0, 1.0)
+        group_weights = weights[neg_rows]
+        group_weights[neg_mask] = floor + (1.0 - floor) * z
+        weights[neg_rows] = group_weights
+    return weights
+
+
+def _normalise(tokens: Tensor) -> Tensor:
+    """LayerNorm without affine parameters, in fp32 (step 4)."""
+    tokens = tokens.detach().to(torch.float32)
+    return F.layer_norm(tokens, (tokens.shape[-1],), eps=LAYER_NORM_EPS)
+
+
+def _residual_energy(x_pos: Tensor, x_neg: Tensor, rank: int, num_samples: int, seed: int) -> Tensor:
+    """‖(I - P_S)(x⁻ - μ⁺)‖² / d for each negative token (steps 4-6)."""
+    mean = x_pos.mean(dim=0)
+    if x_pos.shape[0] > num_samples:
+        rng = torch.Generator().manual_seed(seed)
+        picked = torch.randperm(x_pos.shape[0], generator=rng)[:num_samples].to(x_pos.device)
+        x_pos = x_pos[picked]
+    basis = _top_right_singular_vectors(x_pos - mean, rank)
+    centred = x_neg - mean
+    residual = centred - (centred @ basis) @ basis.T
+    return residual.pow(2).sum(dim=1) / x_neg.shape[1]
+
+
+def _top_right_singular_vectors(matrix: Tensor, rank: int) -> Tensor:
+    """Orthonormal ``[d, k']`` basis of the top-``rank`` right singular vectors (exact SVD).
+
+    Directions with a numerically zero singular value are dropped: they span nothing
+    the positives occupy, and projecting them out would hide real residual energy.
+    """
+    _, singular, vh = torch.linalg.svd(matrix, full_matrices=False)
+    if singular.numel() == 0 or singular[0] <= 0:
+        return matrix.new_zeros(matrix.shape[1], 0)
+    keep = min(rank, int((singular > singular[0] * _RELATIVE_RANK_TOL).sum().item()))
+    return vh[:keep].T
