@@ -10,16 +10,10 @@ from gymnasium.utils.env_checker import check_env as gymnasium_check_env
 
 from envs.core import INFO_KEYS, MAX_ACTION_CHARS
 
-MALFORMED_ACTIONS: tuple[Any, ...] = (
-    "",
-    "   ",
-    "x" * 100_000,
-    "ñandú → 北京 🚀",
-    "xyzzy plugh frobnicate",
-    "go to [unbalanced",
-    None,
-    42,
-)
+# Malformed for every env: these must be flagged invalid.
+MALFORMED_ACTIONS: tuple[Any, ...] = ("", "   ", "x" * 100_000, None, 42)
+# Nonsense: must never raise, and must be flagged when the env lists its available actions.
+NONSENSE_ACTIONS: tuple[str, ...] = ("ñandú → 北京 🚀", "xyzzy plugh frobnicate", "go to [unbalanced", "\x00\x1b[2J")
 
 
 class EnvCheckError(AssertionError):
@@ -32,7 +26,8 @@ def check_env(env: gymnasium.Env[Any, Any], *, seeds: tuple[int, ...] = (0, 1, 2
     Runs Gymnasium's checker, then: observations are ``str`` and ``info`` has the shared
     keys; the same seed gives the same task and first observation, different seeds give
     different tasks (when the env has several); malformed actions return an observation
-    and ``invalid_action=True`` without raising; ``close()`` can be called twice.
+    and ``invalid_action=True`` without raising (nonsense ones too, where the env lists
+    its available actions); ``close()`` can be called twice.
     """
     base = env.unwrapped
     with warnings.catch_warnings():
@@ -45,22 +40,21 @@ def check_env(env: gymnasium.Env[Any, Any], *, seeds: tuple[int, ...] = (0, 1, 2
     tasks = {task for task, _ in first}
     _expect(len(tasks) > 1 or getattr(base, "num_tasks", 2) == 1, f"seeds {seeds} all gave the task {tasks}")
 
-    base.reset(seed=seeds[0])
-    for action in MALFORMED_ACTIONS:
+    _, info = base.reset(seed=seeds[0])
+    for action in MALFORMED_ACTIONS + NONSENSE_ACTIONS:
+        listed = info["available_actions"]
+        must_flag = action in MALFORMED_ACTIONS or (listed is not None and action not in listed)
         try:
             observation, reward, terminated, truncated, info = base.step(action)
-        except gymnasium.error.ResetNeeded:
-            base.reset(seed=seeds[0])
-            continue
         except Exception as error:  # the contract: malformed actions never raise
             raise EnvCheckError(f"step({_short(action)}) raised {error!r}") from error
         _expect(isinstance(observation, str) and observation != "", f"step({_short(action)}) gave no text observation")
-        _expect(info.get("invalid_action") is True, f"step({_short(action)}) did not set info['invalid_action']")
+        _expect(info.get("invalid_action") is True or not must_flag, f"step({_short(action)}) did not set info['invalid_action']")
         _check_info(info, f"step({_short(action)})")
         _expect(isinstance(reward, float | int), f"step({_short(action)}) gave a non-numeric reward")
-        _expect(not terminated, f"step({_short(action)}) ended the episode")
-        if truncated:
-            base.reset(seed=seeds[0])
+        _expect(not terminated or not must_flag, f"step({_short(action)}) ended the episode")
+        if terminated or truncated:
+            _, info = base.reset(seed=seeds[0])
 
     base.close()
     base.close()

@@ -25,6 +25,7 @@ SPLIT_DIRS = {
     "eval_out_of_distribution": "valid_unseen",
 }
 DATA_ROOT = "json_2.1.1"
+ALFWORLD_DEFAULT_DATA = Path("~/.cache/alfworld").expanduser()
 _MANIFEST = "resrl-extracted.json"
 
 
@@ -66,12 +67,15 @@ def find_game_root(data_path: str | os.PathLike[str] | None, *, cache: Path | No
     env_path = os.environ.get("ALFWORLD_DATA")
     if env_path:
         root = _root_at(Path(env_path).expanduser(), cache)
-        if root is None:
+        # Importing alfworld sets $ALFWORLD_DATA to its default folder when unset: only a
+        # folder the user chose is an error when empty.
+        if root is None and Path(env_path).expanduser() != ALFWORLD_DEFAULT_DATA:
             raise DataError(
                 f"$ALFWORLD_DATA={env_path} holds no ALFWorld games (looked for {DATA_ROOT}/ and "
                 f"{DATA_ROOT}.tgz there). Fix or unset it."
             )
-        return root
+        if root is not None:
+            return root
     extracted = sorted((cache / "alfworld").glob(f"archive-*/{DATA_ROOT}"))
     return extracted[-1] if extracted else None
 

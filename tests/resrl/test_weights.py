@@ -1,0 +1,184 @@
+"""Properties of ResRL's residual token weights (docs/resrl.md, steps 2-7)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from resrl import residual_weights
+
+D = 64
+FLOOR = 0.3
+
+
+def fixed_point(v: torch.Tensor) -> torch.Tensor:
+    """Scale zero-mean vectors to norm sqrt(d): LayerNorm (no affine) leaves them unchanged."""
+    v = v - v.mean(dim=-1, keepdim=True)
+    return v / v.norm(dim=-1, keepdim=True) * math.sqrt(v.shape[-1])
+
+
+def basis(gen: torch.Generator) -> torch.Tensor:
+    """An orthonormal basis of the zero-mean subspace of R^D, columns in random order."""
+    q, _ = torch.linalg.qr(torch.cat([torch.ones(D, 1), torch.randn(D, D - 1, generator=gen)], dim=1))
+    return q[:, 1:]
+
+
+def group(gen: torch.Generator, angles: list[float], *, pos_samples: int = 3, tokens: int = 8) -> tuple[torch.Tensor, ...]:
+    """One group: positives inside a 4-dim subspace A; one negative sample whose token t leans
+    ``angles[t]`` radians out of A (0 = inside A, π/2 = orthogonal to it)."""
+    q = basis(gen)
+    a, b = q[:, :4], q[:, 4:8]
+    pos = fixed_point(torch.randn(pos_samples, tokens, 4, generator=gen) @ a.T)
+    inside = torch.randn(len(angles), 4, generator=gen) @ a.T
+    outside = torch.randn(len(angles), 4, generator=gen) @ b.T
+    inside = inside / inside.norm(dim=-1, keepdim=True)
+    outside = outside / outside.norm(dim=-1, keepdim=True)
+    theta = torch.tensor(angles)[:, None]
+    neg = fixed_point(torch.cos(theta) * inside + torch.sin(theta) * outside)
+    neg = torch.cat([neg, torch.zeros(tokens - len(angles), D)])[None]
+    hidden = torch.cat([pos, neg])
+    mask = torch.ones(pos_samples + 1, tokens, dtype=torch.bool)
+    mask[-1, len(angles):] = False
+    advantages = torch.tensor([1.0] * pos_samples + [-1.0])
+    return hidden, advantages, mask
+
+
+def weights(hidden: torch.Tensor, adv: torch.Tensor, mask: torch.Tensor, gids: torch.Tensor, **kw: object) -> torch.Tensor:
+    return residual_weights(hidden, adv, mask, gids, rank=4, floor=FLOOR, **kw)  # type: ignore[arg-type]
+
+
+def test_inside_span_gets_floor_orthogonal_gets_one_and_monotone_between() -> None:
+    angles = [0.0, 0.0, 0.2, 0.5, 0.8, 1.1, math.pi / 2, math.pi / 2]
+    hidden, adv, mask = group(torch.Generator().manual_seed(0), angles)
+    w = weights(hidden, adv, mask, torch.zeros(4, dtype=torch.long))[-1]
+    assert w[0] == pytest.approx(FLOOR) and w[1] == pytest.approx(FLOOR)
+    assert w[6] == pytest.approx(1.0) and w[7] == pytest.approx(1.0)
+    assert torch.all(w[1:] >= w[:-1] - 1e-6), w
+
+
+def test_positive_tokens_get_one_non_agent_tokens_zero_and_negatives_in_range() -> None:
+    gen = torch.Generator().manual_seed(1)
+    hidden, adv, mask = group(gen, [0.1 * i for i in range(6)])
+    mask[0, :2] = False
+    w = weights(hidden, adv, mask, torch.zeros(4, dtype=torch.long))
+    assert torch.all(w[~mask] == 0)
+    assert torch.all(w[:3][mask[:3]] == 1.0)
+    negatives = w[3][mask[3]]
+    assert torch.all((negatives >= FLOOR) & (negatives <= 1.0))
+
+
+def two_groups(seed: int) -> tuple[torch.Tensor, ...]:
+    gen = torch.Generator().manual_seed(seed)
+    h1, a1, m1 = group(gen, [0.0, 0.3, 0.6, 0.9, 1.2, 1.5])
+    h2, a2, m2 = group(gen, [1.5, 0.2, 0.7, 0.0, 1.0, 0.4])
+    gids = torch.tensor([5] * 4 + [9] * 4)
+    return torch.cat([h1, h2]), torch.cat([a1, a2]), torch.cat([m1, m2]), gids
+
+
+def test_non_agent_states_and_other_groups_change_nothing() -> None:
+    hidden, adv, mask, gids = two_groups(2)
+    base = weights(hidden, adv, mask, gids)
+    noisy = hidden.clone()
+    noisy[~mask] = torch.randn(int((~mask).sum()), D) * 100
+    assert torch.equal(weights(noisy, adv, mask, gids), base)
+    other = hidden.clone()
+    other[4:] = torch.randn(4, hidden.shape[1], D)
+    assert torch.equal(weights(other, adv, mask, gids)[:4], base[:4])
+
+
+def test_sample_order_and_batch_split_do_not_matter() -> None:
+    hidden, adv, mask, gids = two_groups(3)
+    base = weights(hidden, adv, mask, gids)
+    perm = torch.tensor([6, 0, 3, 5, 1, 7, 2, 4])
+    torch.testing.assert_close(weights(hidden[perm], adv[perm], mask[perm], gids[perm]), base[perm])
+    split = torch.cat([weights(hidden[s], adv[s], mask[s], gids[s]) for s in (slice(0, 4), slice(4, 8))])
+    torch.testing.assert_close(split, base)
+
+
+def test_seeded_subsampling_is_reproducible() -> None:
+    hidden, adv, mask, gids = two_groups(4)
+    run = [weights(hidden, adv, mask, gids, num_samples=5, generator=torch.Generator().manual_seed(s)) for s in (7, 7, 8)]
+    assert torch.equal(run[0], run[1])
+    assert not torch.equal(run[0], run[2])  # only 5 of 24 positive tokens: the subset matters
+
+
+@pytest.mark.parametrize("advantages", [[1.0, 1.0, 1.0, 1.0], [-1.0, -1.0, 0.0, -1.0]])
+def test_all_positive_or_all_negative_groups_keep_weight_one(advantages: list[float]) -> None:
+    hidden, _, mask = group(torch.Generator().manual_seed(5), [0.0, 0.5, 1.0, 1.5])
+    w = weights(hidden, torch.tensor(advantages), mask, torch.zeros(4, dtype=torch.long))
+    assert torch.equal(w, mask.float())
+
+
+def test_single_sample_group_and_too_few_positive_tokens_keep_weight_one() -> None:
+    hidden, adv, mask = group(torch.Generator().manual_seed(6), [0.0, 0.5, 1.0, 1.5])
+    single = weights(hidden[3:], adv[3:], mask[3:], torch.zeros(1, dtype=torch.long))
+    assert torch.equal(single, mask[3:].float())
+    few = mask.clone()
+    few[:3] = False
+    few[0, 0] = True  # a single positive agent token spans nothing
+    assert torch.equal(weights(hidden, adv, few, torch.zeros(4, dtype=torch.long)), few.float())
+
+
+def test_flat_residual_spread_keeps_weight_one() -> None:
+    hidden, adv, mask = group(torch.Generator().manual_seed(7), [1.0] * 5)
+    hidden[3, 1:5] = hidden[3, 0]  # identical negative tokens: no spread to normalise by
+    w = weights(hidden, adv, mask, torch.zeros(4, dtype=torch.long))
+    assert torch.equal(w, mask.float())
+
+
+def test_layer_norm_makes_weights_scale_invariant_and_dtype_independent() -> None:
+    hidden, adv, mask, gids = two_groups(8)
+    base = weights(hidden, adv, mask, gids)
+    torch.testing.assert_close(weights(hidden * 3.0 + 0.5, adv, mask, gids), base, atol=1e-4, rtol=0)
+    torch.testing.assert_close(weights(hidden.to(torch.bfloat16), adv, mask, gids), base, atol=0.05, rtol=0)
+
+
+def test_rank_and_arguments_are_validated() -> None:
+    hidden, adv, mask, gids = two_groups(9)
+    with pytest.raises(ValueError, match="quantiles"):
+        residual_weights(hidden, adv, mask, gids, quantiles=(0.9, 0.1))
+    with pytest.raises(ValueError, match=r"\[B, T, d\]"):
+        residual_weights(hidden[0], adv, mask, gids)
+    with pytest.raises(ValueError, match="floor"):
+        residual_weights(hidden, adv, mask, gids, floor=1.5)
+
+
+def reference_weights(hidden: torch.Tensor, adv: torch.Tensor, mask: torch.Tensor, gids: torch.Tensor,
+                      rank: int, quantiles: tuple[float, float], floor: float) -> torch.Tensor:
+    """docs/resrl.md steps 4-7 written out plainly in float64, one group at a time."""
+    out = mask.double().clone()
+    for gid in gids.unique():
+        rows = (gids == gid).nonzero().flatten().tolist()
+        pos = [r for r in rows if adv[r] > 0]
+        neg = [r for r in rows if adv[r] <= 0]
+        if not pos or not neg:
+            continue
+        x_pos = torch.nn.functional.layer_norm(hidden[pos][mask[pos]].double(), (D,), eps=1e-5)
+        mu = x_pos.mean(0)
+        _, _, vh = torch.linalg.svd(x_pos - mu, full_matrices=False)
+        v = vh[:rank].T
+        for r in neg:
+            x = torch.nn.functional.layer_norm(hidden[r][mask[r]].double(), (D,), eps=1e-5) - mu
+            energy = ((x - x @ v @ v.T) ** 2).sum(1) / D
+            all_neg = torch.cat([
+                ((xx - xx @ v @ v.T) ** 2).sum(1) / D
+                for xx in (torch.nn.functional.layer_norm(hidden[n][mask[n]].double(), (D,), eps=1e-5) - mu for n in neg)
+            ])
+            lo, hi = torch.quantile(all_neg, torch.tensor(quantiles, dtype=torch.float64))
+            z = ((energy - lo) / (hi - lo + 1e-8)).clamp(0, 1)
+            out[r][mask[r]] = floor + (1 - floor) * z
+    return out.float()
+
+
+def test_matches_a_plain_float64_reference_on_random_states() -> None:
+    gen = torch.Generator().manual_seed(10)
+    hidden = torch.randn(8, 12, D, generator=gen) + torch.randn(D, generator=gen)  # a shared offset: centring matters
+    adv = torch.tensor([1.0, -0.5, -0.5, 0.7, 0.2, -1.0, 0.9, -0.6])
+    mask = torch.rand(8, 12, generator=gen) > 0.25
+    gids = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
+    got = residual_weights(hidden, adv, mask, gids, rank=3, quantiles=(0.2, 0.8), floor=0.1)
+    want = reference_weights(hidden, adv, mask, gids, 3, (0.2, 0.8), 0.1)
+    torch.testing.assert_close(got, want, atol=2e-4, rtol=0)
+    assert 0.1 < got[mask & (adv[:, None] <= 0)].mean() < 1.0  # the weighting is active
