@@ -49,7 +49,10 @@ def check_env(env: gymnasium.Env[Any, Any], *, seeds: tuple[int, ...] = (0, 1, 2
         except Exception as error:  # the contract: malformed actions never raise
             raise EnvCheckError(f"step({_short(action)}) raised {error!r}") from error
         _expect(isinstance(observation, str) and observation != "", f"step({_short(action)}) gave no text observation")
-        _expect(info.get("invalid_action") is True or not must_flag, f"step({_short(action)}) did not set info['invalid_action']")
+        _expect(
+            info.get("invalid_action") is True or not must_flag,
+            f"step({_short(action)}) did not set info['invalid_action']",
+        )
         _check_info(info, f"step({_short(action)})")
         _expect(isinstance(reward, float | int), f"step({_short(action)}) gave a non-numeric reward")
         _expect(not terminated or not must_flag, f"step({_short(action)}) ended the episode")
@@ -71,8 +74,10 @@ def _check_info(info: dict[str, Any], where: str) -> None:
     missing = [key for key in INFO_KEYS if key not in info]
     _expect(not missing, f"{where}: info lacks {missing}")
     actions = info["available_actions"]
-    _expect(actions is None or all(isinstance(a, str) and len(a) <= MAX_ACTION_CHARS for a in actions),
-            f"{where}: available_actions must be None or a list of short strings")
+    _expect(
+        actions is None or all(isinstance(a, str) and len(a) <= MAX_ACTION_CHARS for a in actions),
+        f"{where}: available_actions must be None or a list of short strings",
+    )
 
 
 def _expect(condition: bool, message: str) -> None:

@@ -52,7 +52,7 @@ class Transition:
 class TextEnv(gymnasium.Env[str, str]):
     """Base class of every text env: see the module docstring for the contract."""
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"]}
+    metadata = {"render_modes": ["ansi"]}  # noqa: RUF012 (Gymnasium's own convention)
     invalid_observation: ClassVar[str] = "Nothing happens."
 
     def __init__(self, *, max_steps: int, render_mode: str | None = None) -> None:
@@ -104,7 +104,9 @@ class TextEnv(gymnasium.Env[str, str]):
         self._steps += 1
         problem = self.action_problem(action)
         if problem is not None:
-            transition = Transition(self.invalid_observation, 0.0, False, False, {"invalid_reason": problem}, invalid=True)
+            transition = Transition(
+                self.invalid_observation, 0.0, False, False, {"invalid_reason": problem}, invalid=True
+            )
         else:
             transition, self._available_actions = self._step_valid(action.strip())
         truncated = not transition.terminated and self._steps >= self.max_steps
@@ -125,7 +127,7 @@ class TextEnv(gymnasium.Env[str, str]):
             return "not an available action"
         return None
 
-    def render(self) -> str | None:  # type: ignore[override]
+    def render(self) -> str | None:
         return self._last_observation if self.render_mode == "ansi" else None
 
     def close(self) -> None:

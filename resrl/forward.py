@@ -29,8 +29,9 @@ class TokenForward:
 
 def decoder_layers(model: nn.Module) -> nn.ModuleList:
     """The decoder's layer list of a Hugging Face causal LM, also when wrapped by peft."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    decoder = base.get_decoder() if hasattr(base, "get_decoder") else getattr(base, "model", base)
+    unwrap = getattr(model, "get_base_model", None)  # a peft wrapper
+    base: Any = unwrap() if callable(unwrap) else model
+    decoder: Any = base.get_decoder() if hasattr(base, "get_decoder") else getattr(base, "model", base)
     for name in ("layers", "h", "blocks"):
         layers = getattr(decoder, name, None)
         if isinstance(layers, nn.ModuleList) and len(layers) > 0:

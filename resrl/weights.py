@@ -122,4 +122,5 @@ def _top_right_singular_vectors(matrix: Tensor, rank: int) -> Tensor:
     if singular.numel() == 0 or singular[0] <= 0:
         return matrix.new_zeros(matrix.shape[1], 0)
     keep = min(rank, int((singular > singular[0] * _RELATIVE_RANK_TOL).sum().item()))
-    return vh[:keep].T
+    basis: Tensor = vh[:keep].T
+    return basis

@@ -57,8 +57,13 @@ class ALFWorldEnv(TextEnv):
         self.game_logic = game_logic
         self.expert_plan = expert_plan
         self.tasks: TaskPool = make_pool(
-            split=split, source=source, data_path=data_path, task_types=types,
-            num_generated=num_generated, generator_seed=generator_seed, difficulty=difficulty_from(difficulty),
+            split=split,
+            source=source,
+            data_path=data_path,
+            task_types=types,
+            num_generated=num_generated,
+            generator_seed=generator_seed,
+            difficulty=difficulty_from(difficulty),
         )
         self._game: Game | None = None
         self._game_index: int | None = None
@@ -126,4 +131,3 @@ class ALFWorldEnv(TextEnv):
     def close(self) -> None:
         super().close()
         self._drop_game()
-

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -52,6 +52,7 @@ _ACTION_CLASS = {
 _LAMP = "DeskLamp"
 _LAMP_HOLDERS = ("Desk", "SideTable", "Dresser", "Shelf", "CoffeeTable", "DiningTable")
 _MAX_ATTEMPTS = 25
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,9 @@ def generate_game(
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
     for attempt in range(_MAX_ATTEMPTS):
-        rng = np.random.default_rng([GENERATOR_VERSION, SPLITS.index(split), TASK_TYPES.index(task_type), index, seed, attempt])
+        rng = np.random.default_rng(
+            [GENERATOR_VERSION, SPLITS.index(split), TASK_TYPES.index(task_type), index, seed, attempt]
+        )
         drawn = _draw_game(task_type, split, rng, difficulty)
         if drawn is None:
             continue
@@ -111,7 +114,9 @@ def generate_game(
         if plan:
             traj_data["task_id"] = f"gen_{split}_{task_type}_{index}_s{seed}_{difficulty.key()}"
             return GeneratedGame(game, traj_data, plan)
-    raise GenerationError(f"no solvable {task_type} game for split={split} index={index} after {_MAX_ATTEMPTS} attempts")
+    raise GenerationError(
+        f"no solvable {task_type} game for split={split} index={index} after {_MAX_ATTEMPTS} attempts"
+    )
 
 
 @cache
@@ -128,25 +133,31 @@ def _rooms() -> tuple[_Room, ...]:
             if not openable.is_file():
                 continue
             objects = frozenset(json.loads((layouts / f"FloorPlan{number}-objects.json").read_text()))
-            receptacles = [(rid, rid.split("|")[-1] if rid.count("|") == 4 else rid.split("|")[0]) for rid in json.loads(openable.read_text())]
+            receptacles = [
+                (rid, rid.split("|")[-1] if rid.count("|") == 4 else rid.split("|")[0])
+                for rid in json.loads(openable.read_text())
+            ]
             present = {rtype for _, rtype in receptacles}
             receptacles += [(f"{rtype}|extra|{number}|0", rtype) for rtype in sorted(objects & static - present)]
             rooms.append(_Room(number, tuple(r for r in receptacles if r[1] in static), objects))
     return tuple(rooms)
 
 
-def _draw_game(task_type: str, split: str, rng: np.random.Generator, difficulty: Difficulty) -> tuple[dict[str, Any], dict[str, Any]] | None:
+def _draw_game(
+    task_type: str, split: str, rng: np.random.Generator, difficulty: Difficulty
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """One candidate game, or None when the drawn room cannot host the task."""
     from alfworld.gen import constants, goal_library
 
     scene_types = constants.GOALS_VALID[task_type]
     ood = split == "eval_out_of_distribution"
     rooms = [
-        room for room in _rooms()
+        room
+        for room in _rooms()
         if (room.floor_plan in OOD_FLOOR_PLANS) == ood
         and any(room.floor_plan in constants.SCENE_TYPE[s] for s in scene_types)
     ]
-    room = rooms[rng.integers(len(rooms))]
+    room = _pick(rng, rooms)
     holds = constants.VAL_RECEPTACLE_OBJECTS
     room_types = {rtype for _, rtype in room.receptacles}
 
@@ -156,12 +167,17 @@ def _draw_game(task_type: str, split: str, rng: np.random.Generator, difficulty:
         if appliance not in room_types:
             return None
         needed_types.add(appliance)
-    pickable = sorted(t for t in room.object_types if any(t in holds[r] for r in room_types) and t not in constants.RECEPTACLES - set(constants.MOVABLE_RECEPTACLES))
+    pickable = sorted(
+        t
+        for t in room.object_types
+        if any(t in holds[r] for r in room_types)
+        and t not in constants.RECEPTACLES - set(constants.MOVABLE_RECEPTACLES)
+    )
     if task_type in _ACTION_CLASS:
         pickable = [t for t in pickable if t in constants.VAL_ACTION_OBJECTS[_ACTION_CLASS[task_type]]]
     if not pickable:
         return None
-    target = pickable[rng.integers(len(pickable))]
+    target = _pick(rng, pickable)
 
     parent = toggle = ""
     lamp_holder_types: list[str] = []
@@ -174,7 +190,7 @@ def _draw_game(task_type: str, split: str, rng: np.random.Generator, difficulty:
         parents = sorted(t for t in room_types if target in holds[t] and t != appliance)
         if not parents:
             return None
-        parent = parents[rng.integers(len(parents))]
+        parent = _pick(rng, parents)
         needed_types.add(parent)
 
     # Keep every receptacle of a needed type, then fill up to the receptacle budget.
@@ -193,7 +209,7 @@ def _draw_game(task_type: str, split: str, rng: np.random.Generator, difficulty:
         spots = [rid for rid, rtype in kept if obj_type in holds[rtype] and rtype != avoid]
         if not spots:
             return False
-        placements.append((obj_type, spots[rng.integers(len(spots))]))
+        placements.append((obj_type, _pick(rng, spots)))
         return True
 
     copies = 2 if task_type == "pick_two_obj_and_place" else 1
@@ -201,19 +217,30 @@ def _draw_game(task_type: str, split: str, rng: np.random.Generator, difficulty:
         return None
     if toggle:
         holders = [rid for rid, rtype in kept if rtype in lamp_holder_types]
-        placements.append((toggle, holders[rng.integers(len(holders))]))
+        placements.append((toggle, _pick(rng, holders)))
     distractors = [t for t in pickable_any(room, kept) if t != target]
     for _ in range(difficulty.num_distractors if distractors else 0):
-        place(distractors[rng.integers(len(distractors))])
+        place(_pick(rng, distractors))
 
-    params = {"object_target": target, "parent_target": parent, "toggle_target": toggle, "mrecep_target": "", "object_sliced": False}
+    params = {
+        "object_target": target,
+        "parent_target": parent,
+        "toggle_target": toggle,
+        "mrecep_target": "",
+        "object_sliced": False,
+    }
     goal = goal_library.gdict[task_type]
     templates: Sequence[str] = goal["templates"]
     fill = {"obj": target, "recep": parent, "toggle": toggle, "mrecep": ""}
-    sentence = templates[rng.integers(len(templates))].format(**{k: v.lower() for k, v in fill.items()})
+    sentence = _pick(rng, templates).format(**{k: v.lower() for k, v in fill.items()})
     problem = _pddl_problem(kept, placements, goal["pddl"].format(**fill).replace("#", "-"))
     domain, grammar = package_logic()
-    game = {"pddl_domain": domain, "grammar": grammar.replace(TASK_PLACEHOLDER, sentence), "pddl_problem": problem, "solvable": True}
+    game = {
+        "pddl_domain": domain,
+        "grammar": grammar.replace(TASK_PLACEHOLDER, sentence),
+        "pddl_problem": problem,
+        "solvable": True,
+    }
     traj_data = {
         "task_type": task_type,
         "pddl_params": params,
@@ -223,13 +250,19 @@ def _draw_game(task_type: str, split: str, rng: np.random.Generator, difficulty:
     return game, traj_data
 
 
+def _pick(rng: np.random.Generator, items: Sequence[T]) -> T:
+    return items[int(rng.integers(len(items)))]
+
+
 def pickable_any(room: _Room, kept: Sequence[tuple[str, str]]) -> list[str]:
     """Object types present in the room that some kept receptacle can hold."""
     from alfworld.gen import constants
 
     kept_types = {rtype for _, rtype in kept}
     static = constants.RECEPTACLES - set(constants.MOVABLE_RECEPTACLES)
-    return sorted(t for t in room.object_types - static if any(t in constants.VAL_RECEPTACLE_OBJECTS[r] for r in kept_types))
+    return sorted(
+        t for t in room.object_types - static if any(t in constants.VAL_RECEPTACLE_OBJECTS[r] for r in kept_types)
+    )
 
 
 def _mangle(name: str) -> str:
@@ -269,7 +302,11 @@ def _pddl_problem(receptacles: Sequence[tuple[str, str]], placements: Sequence[t
             facts.append(f"(openable {rec_ids[rid]})")
     abilities = {"Cleanable": "cleanable", "Heatable": "heatable", "Coolable": "coolable", "Toggleable": "toggleable"}
     for oid, otype, rid in objects:
-        facts += [f"(objectType {oid} {otype}Type)", f"(inReceptacle {oid} {rec_ids[rid]})", f"(objectAtLocation {oid} {location[rid]})"]
+        facts += [
+            f"(objectType {oid} {otype}Type)",
+            f"(inReceptacle {oid} {rec_ids[rid]})",
+            f"(objectAtLocation {oid} {location[rid]})",
+        ]
         if otype not in constants.VAL_ACTION_OBJECTS["Toggleable"]:
             facts.append(f"(pickupable {oid})")
         if otype in constants.MOVABLE_RECEPTACLES:
@@ -279,8 +316,14 @@ def _pddl_problem(receptacles: Sequence[tuple[str, str]], placements: Sequence[t
     indent = "\n        "
     return (
         "(define (problem generated)\n(:domain alfred)\n(:objects"
-        + indent + indent.join(decls) + "\n        )\n(:init"
-        + indent + indent.join(facts) + "\n        )\n" + goal.strip() + "\n"
+        + indent
+        + indent.join(decls)
+        + "\n        )\n(:init"
+        + indent
+        + indent.join(facts)
+        + "\n        )\n"
+        + goal.strip()
+        + "\n"
     )
 
 

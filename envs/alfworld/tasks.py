@@ -28,7 +28,8 @@ DEFAULT_NUM_GENERATED = {"train": 3000, "eval_in_distribution": 120, "eval_out_o
 class TaskPool(Protocol):
     """Indexed tasks of one split."""
 
-    source: str
+    @property
+    def source(self) -> str: ...
 
     def __len__(self) -> int: ...
     def task_id(self, index: int) -> str: ...
@@ -84,8 +85,11 @@ class GeneratedPool:
         path = self.root / SPLIT_DIRS[self.split] / self.task_id(index) / "game.tw-pddl"
         if not path.is_file():
             generated = generate_game(
-                self.task_type(index), split=self.split, index=index // len(self.task_types),
-                seed=self.seed, difficulty=self.difficulty,
+                self.task_type(index),
+                split=self.split,
+                index=index // len(self.task_types),
+                seed=self.seed,
+                difficulty=self.difficulty,
             )
             _write_atomically(path.parent, {"game.tw-pddl": generated.game, "traj_data.json": generated.traj_data})
         return load_game_file(path), path

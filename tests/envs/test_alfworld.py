@@ -24,7 +24,7 @@ def play_expert(env: gymnasium.Env[str, str], **reset: Any) -> tuple[float, bool
     total, done = 0.0, False
     while not done:
         _, reward, terminated, truncated, info = env.step(info["expert_plan"][0])
-        total += reward
+        total += float(reward)
         done = terminated or truncated
     return total, info["success"], info["steps"]
 
@@ -36,9 +36,10 @@ def real_env(alfworld_archive: Path) -> ALFWorldEnv:
 
 @pytest.mark.slow
 def test_expert_wins_20_real_valid_unseen_games(alfworld_archive: Path) -> None:
-    env = gymnasium.make("resrl/ALFWorld-v0", data_path=alfworld_archive, split="eval_out_of_distribution",
-                         expert_plan=True)
-    num_tasks = env.unwrapped.num_tasks
+    env = gymnasium.make(
+        "resrl/ALFWorld-v0", data_path=alfworld_archive, split="eval_out_of_distribution", expert_plan=True
+    )
+    num_tasks = env.get_wrapper_attr("num_tasks")
     assert num_tasks == 134  # valid_unseen as ALFWorld plays it
     picked = range(0, num_tasks, num_tasks // 20)[:20]
     results = [play_expert(env, options={"task_index": i}) for i in picked]
@@ -82,8 +83,8 @@ def test_seeds_pick_tasks_reproducibly(real_env: ALFWorldEnv) -> None:
 
 @pytest.mark.parametrize("action", ["", "x" * 100_000, "prenez la pomme 🍎", "fly to the moon", "go to desk 99"])
 def test_bad_actions_change_nothing(real_env: ALFWorldEnv, action: str) -> None:
-    obs0, info0 = real_env.reset(options={"task_index": 0})
-    obs, reward, terminated, truncated, info = real_env.step(action)
+    _obs0, info0 = real_env.reset(options={"task_index": 0})
+    obs, reward, terminated, _truncated, info = real_env.step(action)
     assert obs == "Nothing happens." and info["invalid_action"] and reward == 0.0
     assert not terminated and info["available_actions"] == info0["available_actions"]
     assert real_env.step("look")[4]["invalid_action"] is False
@@ -135,10 +136,18 @@ def test_generator_is_deterministic_and_varied() -> None:
 
 
 def test_generator_difficulty_and_ood_floor_plans() -> None:
-    easy = generate_game("pick_and_place_simple", split="eval_out_of_distribution", index=0,
-                         difficulty=Difficulty(max_receptacles=3, num_distractors=0))
-    hard = generate_game("pick_and_place_simple", split="eval_out_of_distribution", index=0,
-                         difficulty=Difficulty(max_receptacles=0, num_distractors=12))
+    easy = generate_game(
+        "pick_and_place_simple",
+        split="eval_out_of_distribution",
+        index=0,
+        difficulty=Difficulty(max_receptacles=3, num_distractors=0),
+    )
+    hard = generate_game(
+        "pick_and_place_simple",
+        split="eval_out_of_distribution",
+        index=0,
+        difficulty=Difficulty(max_receptacles=0, num_distractors=12),
+    )
     assert easy.game["pddl_problem"].count("- receptacle") <= 4  # the budget, plus the target's parent type
     assert hard.game["pddl_problem"].count("- receptacle") > easy.game["pddl_problem"].count("- receptacle")
     assert easy.traj_data["scene"]["floor_plan"] in {"FloorPlan10", "FloorPlan219", "FloorPlan308", "FloorPlan424"}
@@ -150,9 +159,12 @@ def test_generated_games_are_cached_in_the_standard_layout() -> None:
     path = Path(info["gamefile"])
     assert path.name == "game.tw-pddl" and (path.parent / "traj_data.json").is_file()
     assert path.parts[-4] == "valid_seen" and path.parts[-3].startswith(info["task_type"])
-    assert env.reset(options={"task_index": 7})[0] == ALFWorldEnv(
-        source="generated", split="eval_in_distribution", difficulty=EASY, num_generated=12
-    ).reset(options={"task_index": 7})[0]
+    assert (
+        env.reset(options={"task_index": 7})[0]
+        == ALFWorldEnv(source="generated", split="eval_in_distribution", difficulty=EASY, num_generated=12).reset(
+            options={"task_index": 7}
+        )[0]
+    )
 
 
 def test_missing_data_path_names_what_was_looked_for(tmp_path: Path) -> None:
@@ -163,7 +175,7 @@ def test_missing_data_path_names_what_was_looked_for(tmp_path: Path) -> None:
 def test_corrupt_archive_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "json_2.1.1.tgz"
     bad.write_bytes(b"\x1f\x8b not really gzip")
-    with pytest.raises(DataError, match="not a readable .tgz"):
+    with pytest.raises(DataError, match=r"not a readable \.tgz"):
         ALFWorldEnv(data_path=bad)
 
 

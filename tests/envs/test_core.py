@@ -58,7 +58,7 @@ def test_truncation_at_max_steps() -> None:
 def test_malformed_actions_are_observations(action: Any) -> None:
     env = CountingEnv()
     env.reset(seed=0)
-    obs, reward, terminated, truncated, info = env.step(action)
+    obs, reward, terminated, _truncated, info = env.step(action)
     assert obs == "Nothing happens." and info["invalid_action"] and info["invalid_reason"]
     assert reward == 0.0 and not terminated
 
@@ -110,5 +110,5 @@ def test_checker_rejects_unseeded_task_choice() -> None:
             self.target = Unseeded.counter
             return f"Say {self.target}.", {"task_id": f"task-{self.target}"}, None
 
-    with pytest.raises((EnvCheckError, AssertionError), match="(?i)determinis|twice"):
+    with pytest.raises((EnvCheckError, AssertionError), match=r"(?i)determinis|twice"):
         check_env(Unseeded())

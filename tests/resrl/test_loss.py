@@ -53,7 +53,9 @@ def test_micro_batches_with_total_tokens_sum_to_the_full_loss() -> None:
     new, old, adv, mask = batch(2)
     full = policy_loss(new, old, adv, mask).loss
     total = float(mask.sum())
-    parts = sum(policy_loss(new[s], old[s], adv[s], mask[s], total_tokens=total).loss for s in (slice(0, 1), slice(1, 4)))
+    parts = sum(
+        policy_loss(new[s], old[s], adv[s], mask[s], total_tokens=total).loss for s in (slice(0, 1), slice(1, 4))
+    )
     assert float(parts) == pytest.approx(full.item())
 
 

@@ -25,7 +25,9 @@ def basis(gen: torch.Generator) -> torch.Tensor:
     return q[:, 1:]
 
 
-def group(gen: torch.Generator, angles: list[float], *, pos_samples: int = 3, tokens: int = 8) -> tuple[torch.Tensor, ...]:
+def group(
+    gen: torch.Generator, angles: list[float], *, pos_samples: int = 3, tokens: int = 8
+) -> tuple[torch.Tensor, ...]:
     """One group: positives inside a 4-dim subspace A; one negative sample whose token t leans
     ``angles[t]`` radians out of A (0 = inside A, π/2 = orthogonal to it)."""
     q = basis(gen)
@@ -40,12 +42,14 @@ def group(gen: torch.Generator, angles: list[float], *, pos_samples: int = 3, to
     neg = torch.cat([neg, torch.zeros(tokens - len(angles), D)])[None]
     hidden = torch.cat([pos, neg])
     mask = torch.ones(pos_samples + 1, tokens, dtype=torch.bool)
-    mask[-1, len(angles):] = False
+    mask[-1, len(angles) :] = False
     advantages = torch.tensor([1.0] * pos_samples + [-1.0])
     return hidden, advantages, mask
 
 
-def weights(hidden: torch.Tensor, adv: torch.Tensor, mask: torch.Tensor, gids: torch.Tensor, **kw: object) -> torch.Tensor:
+def weights(
+    hidden: torch.Tensor, adv: torch.Tensor, mask: torch.Tensor, gids: torch.Tensor, **kw: object
+) -> torch.Tensor:
     return residual_weights(hidden, adv, mask, gids, rank=4, floor=FLOOR, **kw)  # type: ignore[arg-type]
 
 
@@ -99,7 +103,9 @@ def test_sample_order_and_batch_split_do_not_matter() -> None:
 
 def test_seeded_subsampling_is_reproducible() -> None:
     hidden, adv, mask, gids = two_groups(4)
-    run = [weights(hidden, adv, mask, gids, num_samples=5, generator=torch.Generator().manual_seed(s)) for s in (7, 7, 8)]
+    run = [
+        weights(hidden, adv, mask, gids, num_samples=5, generator=torch.Generator().manual_seed(s)) for s in (7, 7, 8)
+    ]
     assert torch.equal(run[0], run[1])
     assert not torch.equal(run[0], run[2])  # only 5 of 24 positive tokens: the subset matters
 
@@ -145,8 +151,15 @@ def test_rank_and_arguments_are_validated() -> None:
         residual_weights(hidden, adv, mask, gids, floor=1.5)
 
 
-def reference_weights(hidden: torch.Tensor, adv: torch.Tensor, mask: torch.Tensor, gids: torch.Tensor,
-                      rank: int, quantiles: tuple[float, float], floor: float) -> torch.Tensor:
+def reference_weights(
+    hidden: torch.Tensor,
+    adv: torch.Tensor,
+    mask: torch.Tensor,
+    gids: torch.Tensor,
+    rank: int,
+    quantiles: tuple[float, float],
+    floor: float,
+) -> torch.Tensor:
     """docs/resrl.md steps 4-7 written out plainly in float64, one group at a time."""
     out = mask.double().clone()
     for gid in gids.unique():
@@ -162,10 +175,14 @@ def reference_weights(hidden: torch.Tensor, adv: torch.Tensor, mask: torch.Tenso
         for r in neg:
             x = torch.nn.functional.layer_norm(hidden[r][mask[r]].double(), (D,), eps=1e-5) - mu
             energy = ((x - x @ v @ v.T) ** 2).sum(1) / D
-            all_neg = torch.cat([
-                ((xx - xx @ v @ v.T) ** 2).sum(1) / D
-                for xx in (torch.nn.functional.layer_norm(hidden[n][mask[n]].double(), (D,), eps=1e-5) - mu for n in neg)
-            ])
+            all_neg = torch.cat(
+                [
+                    ((xx - xx @ v @ v.T) ** 2).sum(1) / D
+                    for xx in (
+                        torch.nn.functional.layer_norm(hidden[n][mask[n]].double(), (D,), eps=1e-5) - mu for n in neg
+                    )
+                ]
+            )
             lo, hi = torch.quantile(all_neg, torch.tensor(quantiles, dtype=torch.float64))
             z = ((energy - lo) / (hi - lo + 1e-8)).clamp(0, 1)
             out[r][mask[r]] = floor + (1 - floor) * z
