@@ -22,7 +22,7 @@ LAYER_NORM_EPS = 1e-5
 MIN_POSITIVE_TOKENS = 2
 FLAT_SPREAD = 1e-12
 QUANTILE_EPS = 1e-8
-_RELATIVE_RANK_TOL = 1e-5
+_RELATIVE_EIGEN_TOL = 1e-7  # squared singular values: σ below ~3e-4·σ_max count as zero
 
 
 def residual_weights(
@@ -113,14 +113,23 @@ def _residual_energy(x_pos: Tensor, x_neg: Tensor, rank: int, num_samples: int, 
 
 
 def _top_right_singular_vectors(matrix: Tensor, rank: int) -> Tensor:
-    """Orthonormal ``[d, k']`` basis of the top-``rank`` right singular vectors (exact SVD).
+    """Orthonormal ``[d, k']`` basis of the top-``rank`` right singular vectors of ``matrix``.
 
-    Directions with a numerically zero singular value are dropped: they span nothing
-    the positives occupy, and projecting them out would hide real residual energy.
+    Exact, via the eigendecomposition of the smaller Gram matrix (``XᵀX`` when there are
+    more tokens than dimensions, else ``XXᵀ``), which is several times faster than an SVD
+    of the tall matrix. The Gram is formed in fp32 and decomposed in fp64. Directions
+    with a numerically zero singular value are dropped: the positives do not occupy
+    them, and projecting them out would hide real residual energy.
     """
-    _, singular, vh = torch.linalg.svd(matrix, full_matrices=False)
-    if singular.numel() == 0 or singular[0] <= 0:
-        return matrix.new_zeros(matrix.shape[1], 0)
-    keep = min(rank, int((singular > singular[0] * _RELATIVE_RANK_TOL).sum().item()))
-    basis: Tensor = vh[:keep].T
-    return basis
+    tokens, dim = matrix.shape
+    tall = tokens >= dim
+    gram = (matrix.T @ matrix) if tall else (matrix @ matrix.T)
+    eigenvalues, eigenvectors = torch.linalg.eigh(gram.double())
+    eigenvalues, eigenvectors = eigenvalues.flip(0), eigenvectors.flip(1)  # descending
+    if eigenvalues.numel() == 0 or eigenvalues[0] <= 0:
+        return matrix.new_zeros(dim, 0)
+    keep = min(rank, int((eigenvalues > eigenvalues[0] * _RELATIVE_EIGEN_TOL).sum().item()))
+    top = eigenvectors[:, :keep]
+    # From XXᵀ's eigenvectors (left singular vectors u) the right ones are v = Xᵀu / σ.
+    basis = top if tall else (matrix.T.double() @ top) / eigenvalues[:keep].sqrt()
+    return basis.to(matrix.dtype)

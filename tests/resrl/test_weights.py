@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from resrl import residual_weights
+from resrl.weights import _top_right_singular_vectors
 
 D = 64
 FLOOR = 0.3
@@ -199,3 +200,17 @@ def test_matches_a_plain_float64_reference_on_random_states() -> None:
     want = reference_weights(hidden, adv, mask, gids, 3, (0.2, 0.8), 0.1)
     torch.testing.assert_close(got, want, atol=2e-4, rtol=0)
     assert 0.1 < got[mask & (adv[:, None] <= 0)].mean() < 1.0  # the weighting is active
+
+
+@pytest.mark.parametrize("shape", [(200, 16), (10, 64), (64, 64)])
+def test_subspace_matches_svd_for_tall_wide_and_rank_deficient_matrices(shape: tuple[int, int]) -> None:
+    gen = torch.Generator().manual_seed(11)
+    full = torch.randn(*shape, generator=gen) * torch.logspace(0, -1, shape[1])  # distinct singular values
+    low_rank = torch.randn(shape[0], 3, generator=gen) @ torch.randn(3, shape[1], generator=gen)
+    for matrix, rank in ((full, 5), (low_rank, 8)):
+        basis = _top_right_singular_vectors(matrix, rank)
+        _, s, vh = torch.linalg.svd(matrix.double(), full_matrices=False)
+        keep = min(rank, int((s > s[0] * 1e-6).sum()))
+        assert basis.shape == (shape[1], keep)
+        want = vh[:keep].T @ vh[:keep]
+        torch.testing.assert_close((basis @ basis.T).double(), want, atol=1e-4, rtol=0)
