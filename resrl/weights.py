@@ -131,5 +131,5 @@ def _top_right_singular_vectors(matrix: Tensor, rank: int) -> Tensor:
     keep = min(rank, int((eigenvalues > eigenvalues[0] * _RELATIVE_EIGEN_TOL).sum().item()))
     top = eigenvectors[:, :keep]
     # From XXᵀ's eigenvectors (left singular vectors u) the right ones are v = Xᵀu / σ.
-    basis = top if tall else (matrix.T.double() @ top) / eigenvalues[:keep].sqrt()
+    basis: Tensor = top if tall else (matrix.T.double() @ top) / eigenvalues[:keep].sqrt()
     return basis.to(matrix.dtype)
