@@ -65,31 +65,28 @@ def residual_weights(
 
     mask = agent_mask.to(torch.bool)
     weights = mask.to(torch.float32)
-    base_seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
+    seed_device = generator.device if generator is not None else "cpu"
+    base_seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=seed_device).item())
     unique_ids, index = torch.unique(group_ids.cpu(), return_inverse=True)
     positive = (advantages > 0).cpu()
     for g, group_id in enumerate(unique_ids.tolist()):
         in_group = index == g
-        pos_rows = torch.nonzero(in_group & positive).squeeze(1).to(hidden.device)
-        neg_rows = torch.nonzero(in_group & ~positive).squeeze(1).to(hidden.device)
-        if pos_rows.numel() == 0 or neg_rows.numel() == 0:
+        # Boolean token masks select only the agent tokens: no copy of whole [P, T, d] rows.
+        pos_tokens = mask & (in_group & positive).to(mask.device)[:, None]
+        neg_tokens = mask & (in_group & ~positive).to(mask.device)[:, None]
+        if not pos_tokens.any() or not neg_tokens.any():
             continue
-        neg_mask = mask[neg_rows]
-        if not neg_mask.any():
-            continue
-        x_pos = _normalise(hidden[pos_rows][mask[pos_rows]])
+        x_pos = _normalise(hidden[pos_tokens])
         if x_pos.shape[0] < MIN_POSITIVE_TOKENS:
             continue
         group_seed = (base_seed + int(group_id) * 0x9E3779B1) % 2**62
-        energy = _residual_energy(x_pos, _normalise(hidden[neg_rows][neg_mask]), rank, num_samples, group_seed)
+        energy = _residual_energy(x_pos, _normalise(hidden[neg_tokens]), rank, num_samples, group_seed)
         bounds = torch.quantile(energy, torch.tensor([q_lo_level, q_hi_level], device=energy.device))
         spread = bounds[1] - bounds[0]
         if spread <= FLAT_SPREAD:
             continue
         z = ((energy - bounds[0]) / (spread + QUANTILE_EPS)).clamp(0.0, 1.0)
-        group_weights = weights[neg_rows]
-        group_weights[neg_mask] = floor + (1.0 - floor) * z
-        weights[neg_rows] = group_weights
+        weights[neg_tokens] = floor + (1.0 - floor) * z
     return weights
 
 
