@@ -7,10 +7,16 @@ rather than from a path, so the env can swap in the domain and grammar the insta
 
 from __future__ import annotations
 
+import copy
+import logging
+import os
 import re
-from functools import cache
+from collections.abc import Callable
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 TASK_PLACEHOLDER = "UNKNOWN GOAL"
 _TASK_SENTENCE = re.compile(r"Your task is to: ([^\"\n]*?)\.?\"")
@@ -38,10 +44,44 @@ def with_package_logic(game: dict[str, Any]) -> dict[str, Any]:
     return {**game, "pddl_domain": domain, "grammar": grammar.replace(TASK_PLACEHOLDER, task_sentence(game))}
 
 
+@cache
+def memoize_text_generation() -> bool:
+    """Cache textworld's parsing of grammar templates and rule conditions (once per process).
+
+    textworld re-parses the same few hundred template strings with a PEG parser on every
+    step, which is most of a step's time; parsing is pure, so a cache of the parsed
+    symbols (handed out as deep copies, since derivation mutates them) gives the same
+    text several times faster (see benchmarks/env_step.py). Returns False, with a
+    warning, if textworld's internals are not the ones this was written against;
+    ``RESRL_GYM_TEXTWORLD_CACHE=0`` turns it off.
+    """
+    if os.environ.get("RESRL_GYM_TEXTWORLD_CACHE", "1") == "0":
+        return False
+    from textworld.envs.pddl import textgen
+    from textworld.logic import Rule
+
+    parse = getattr(textgen, "_parse_and_convert", None)
+    query = getattr(Rule, "parse_conjunctive_query", None)
+    if not callable(parse) or not callable(query):
+        logger.warning("textworld's text generation changed; ALFWorld runs without the parse cache (slower)")
+        return False
+    textgen._parse_and_convert = _copying_cache(
+        lambda text, rule_name, trace=False: parse(text, rule_name=rule_name, trace=trace)
+    )
+    Rule.parse_conjunctive_query = staticmethod(_copying_cache(query))
+    return True
+
+
+def _copying_cache(function: Callable[..., Any]) -> Callable[..., Any]:
+    cached = lru_cache(maxsize=65_536)(function)
+    return lambda *args, **kwargs: copy.deepcopy(cached(*args, **kwargs))
+
+
 class Game:
     """One loaded ALFWorld game on the real engine; ``reset``/``step`` return textworld states."""
 
     def __init__(self, data: dict[str, Any], *, plan: bool = False) -> None:
+        memoize_text_generation()
         import textworld
         from alfworld.agents.environment.alfred_tw_env import AlfredDemangler
         from textworld.envs.pddl import PddlEnv

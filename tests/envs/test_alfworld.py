@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -208,3 +212,37 @@ def test_config_file_builds_the_env() -> None:
     assert "Your task is to:" in obs and info["data_source"] == "generated"
     with pytest.raises(ValueError, match="unknown env"):
         envs.make_env({"id": "resrl/Nope-v0"})
+
+
+WALK = """
+import json, random, sys
+from envs.alfworld import ALFWorldEnv
+env = ALFWorldEnv(data_path=sys.argv[1], split="eval_out_of_distribution")
+rng, seen = random.Random(0), []
+for task in (0, 50):
+    obs, info = env.reset(options={"task_index": task})
+    seen.append([obs, info["available_actions"]])
+    for _ in range(15):
+        obs, _, done, _, info = env.step(rng.choice(info["available_actions"]))
+        seen.append([obs, info["available_actions"]])
+print(json.dumps(seen))
+"""
+
+
+@pytest.mark.slow
+def test_parse_cache_does_not_change_a_single_character(alfworld_archive: Path) -> None:
+    def walk(cache: str) -> list[Any]:
+        env = {**os.environ, "RESRL_GYM_TEXTWORLD_CACHE": cache}
+        done = subprocess.run(
+            [sys.executable, "-c", WALK, str(alfworld_archive)],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=600,
+        )
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    cached, plain = walk("1"), walk("0")
+    assert len(cached) == 32 and cached == plain
