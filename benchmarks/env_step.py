@@ -3,7 +3,9 @@
 Workload: a fixed set of games, each reset then stepped with admissible commands drawn by a
 seeded RNG (the same commands for every implementation on real games). Measured: ours on real
 games (one env; several envs in one process), ours on generated games, and the baseline
-``AlfredTWEnv(...).init_env(1)``, the env ALFWorld itself ships. Ratios are ours / baseline.
+the textworld gym env that ``AlfredTWEnv.init_env`` builds (same wrappers, batch size 1, in
+process), i.e. ALFWorld as it ships. The baseline runs first, before our env installs its
+template-parse cache (envs/alfworld/engine.py) in the process. Ratios are ours / baseline.
 
     python benchmarks/env_step.py [--games 4] [--steps 25] [--envs 4]
 """
