@@ -246,3 +246,18 @@ def test_parse_cache_does_not_change_a_single_character(alfworld_archive: Path) 
 
     cached, plain = walk("1"), walk("0")
     assert len(cached) == 32 and cached == plain
+
+
+def test_falling_back_to_generated_games_is_said_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from envs.alfworld import tasks
+
+    monkeypatch.setenv("RESRL_GYM_CACHE", str(tmp_path))
+    monkeypatch.setattr(tasks, "_warned", False)
+    with caplog.at_level("WARNING", logger="envs.alfworld.tasks"):
+        first = ALFWorldEnv(split="eval_in_distribution", num_generated=3)
+        ALFWorldEnv(split="eval_in_distribution", num_generated=3)
+    assert first.tasks.source == "generated"
+    messages = [r.getMessage() for r in caplog.records if "generated" in r.getMessage()]
+    assert len(messages) == 1 and "alfworld-download" in messages[0]
