@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from envs.alfworld.data import DataError
 from envs.alfworld.engine import Game, with_package_logic
 from envs.alfworld.generator import TASK_TYPES, Difficulty, difficulty_from
 from envs.alfworld.tasks import TaskPool, make_pool
@@ -79,7 +80,10 @@ class ALFWorldEnv(TextEnv):
             self._drop_game()
             data, path = self.tasks.load(index)
             if self.game_logic == "package":
-                data = with_package_logic(data)
+                try:
+                    data = with_package_logic(data)
+                except ValueError as error:
+                    raise DataError(f"{path}: {error}; try game_logic='archived'") from error
             self._game = Game(data, plan=self.expert_plan)
             self._game_index = index
             self._gamefile = str(path)

@@ -261,3 +261,15 @@ def test_falling_back_to_generated_games_is_said_once(
     assert first.tasks.source == "generated"
     messages = [r.getMessage() for r in caplog.records if "generated" in r.getMessage()]
     assert len(messages) == 1 and "alfworld-download" in messages[0]
+
+
+def test_game_file_without_a_task_sentence_is_a_clear_error(tmp_path: Path) -> None:
+    trial = tmp_path / "json_2.1.1" / "valid_seen" / "pick_and_place_simple-Mug-None-Desk-1" / "trial_0"
+    trial.mkdir(parents=True)
+    (trial / "game.tw-pddl").write_text(json.dumps({"pddl_domain": "", "grammar": "{}", "pddl_problem": ""}))
+    env = ALFWorldEnv(data_path=tmp_path, split="eval_in_distribution")
+    with pytest.raises(DataError, match=r"game\.tw-pddl: .*task"):
+        env.reset(seed=0)
+    (trial / "game.tw-pddl").write_text("{not json")
+    with pytest.raises(DataError, match="cannot read"):
+        env.reset(seed=0)
