@@ -15,6 +15,7 @@ import shutil
 import tarfile
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from envs.alfworld.generator import TASK_TYPES
@@ -122,7 +123,8 @@ def _root_at(path: Path, cache: Path) -> Path | None:
 
 def extract_archive(archive: Path, cache: Path) -> Path:
     """Extract ``archive`` into the cache once and return its ``json_2.1.1`` directory."""
-    digest = _sha256(archive)
+    stat = archive.stat()
+    digest = _sha256(archive.resolve(), stat.st_size, stat.st_mtime_ns)
     target = cache / "alfworld" / f"archive-{digest[:16]}"
     manifest = target / _MANIFEST
     if manifest.is_file() and json.loads(manifest.read_text()).get("sha256") == digest:
@@ -152,7 +154,9 @@ def extract_archive(archive: Path, cache: Path) -> Path:
     return target / DATA_ROOT
 
 
-def _sha256(path: Path) -> str:
+@lru_cache(maxsize=16)
+def _sha256(path: Path, _size: int, _mtime_ns: int) -> str:
+    """Checksum of a file, computed once per (path, size, mtime) in a process."""
     digest = hashlib.sha256()
     with path.open("rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):
