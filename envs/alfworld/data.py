@@ -14,6 +14,8 @@ import os
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -129,29 +131,40 @@ def extract_archive(archive: Path, cache: Path) -> Path:
     manifest = target / _MANIFEST
     if manifest.is_file() and json.loads(manifest.read_text()).get("sha256") == digest:
         return target / DATA_ROOT
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=target.parent))
-    try:
+    shutil.rmtree(target, ignore_errors=True)  # a stale or partial copy
+    with publish_directory(target) as staging:
         try:
             with tarfile.open(archive, "r:gz") as tar:
-                members = tar.getmembers()
+                files = sum(1 for member in tar.getmembers() if member.isfile())
                 tar.extractall(staging, filter="data")
         except (tarfile.TarError, OSError, EOFError) as error:
             raise DataError(f"{archive} is not a readable .tgz archive ({error}); download it again") from error
-        games = list((staging / DATA_ROOT).glob("*/*/*/game.tw-pddl"))
-        files = sum(1 for m in members if m.isfile())
+        extracted = sum(1 for path in staging.rglob("*") if path.is_file())
+        if extracted != files:
+            raise DataError(f"{archive}: extracted {extracted} of its {files} files; check the disk and try again")
+        games = len(list((staging / DATA_ROOT).glob("*/*/*/game.tw-pddl")))
         if not games:
             raise DataError(f"{archive} holds no {DATA_ROOT}/<split>/<task>/<trial>/game.tw-pddl files")
-        (staging / _MANIFEST).write_text(json.dumps({"sha256": digest, "files": files, "games": len(games)}))
-        shutil.rmtree(target, ignore_errors=True)
+        (staging / _MANIFEST).write_text(json.dumps({"sha256": digest, "files": files, "games": games}))
+    return target / DATA_ROOT
+
+
+@contextmanager
+def publish_directory(target: Path) -> Iterator[Path]:
+    """Yield a fresh staging directory beside ``target``; when the block succeeds, rename it
+    to ``target`` in one step, so readers see a complete directory or none. If another
+    process published ``target`` first, its copy is kept (it is equivalent)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+    try:
+        yield staging
         try:
             staging.rename(target)
-        except OSError:  # another process finished first; its copy is as good as ours
-            if not (target / _MANIFEST).is_file():
+        except OSError:
+            if not target.is_dir():  # not a lost race: a real failure
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return target / DATA_ROOT
 
 
 @lru_cache(maxsize=16)

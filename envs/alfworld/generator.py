@@ -120,12 +120,28 @@ def generate_game(
 
 
 @cache
+def _static_receptacles() -> frozenset[str]:
+    """Receptacle types fixed in a room (cabinets, fridges...), not the movable ones (mugs, pans...)."""
+    from alfworld.gen import constants
+
+    return frozenset(constants.RECEPTACLES) - frozenset(constants.MOVABLE_RECEPTACLES)
+
+
+def _holdable(object_types: frozenset[str], receptacle_types: set[str]) -> list[str]:
+    """Non-receptacle object types that at least one of ``receptacle_types`` can hold, sorted."""
+    from alfworld.gen import constants
+
+    holds = constants.VAL_RECEPTACLE_OBJECTS
+    return sorted(t for t in object_types - _static_receptacles() if any(t in holds[r] for r in receptacle_types))
+
+
+@cache
 def _rooms() -> tuple[_Room, ...]:
     """Every floor plan alfworld ships, as receptacle instances and the object types present."""
     from alfworld.gen import constants
 
     layouts = resources.files("alfworld") / "gen" / "layouts"
-    static = set(constants.RECEPTACLES) - set(constants.MOVABLE_RECEPTACLES)
+    static = _static_receptacles()
     rooms = []
     for scenes in constants.SCENE_TYPE.values():
         for number in scenes:
@@ -167,12 +183,7 @@ def _draw_game(
         if appliance not in room_types:
             return None
         needed_types.add(appliance)
-    pickable = sorted(
-        t
-        for t in room.object_types
-        if any(t in holds[r] for r in room_types)
-        and t not in constants.RECEPTACLES - set(constants.MOVABLE_RECEPTACLES)
-    )
+    pickable = _holdable(room.object_types, room_types)
     if task_type in _ACTION_CLASS:
         pickable = [t for t in pickable if t in constants.VAL_ACTION_OBJECTS[_ACTION_CLASS[task_type]]]
     if not pickable:
@@ -198,7 +209,7 @@ def _draw_game(
     kept = [room.receptacles[i] for i in order if room.receptacles[i][1] in needed_types]
     budget = difficulty.max_receptacles or len(room.receptacles)
     for i in order:
-        if room.receptacles[i] not in kept and len(kept) < max(budget, len(kept)):
+        if room.receptacles[i] not in kept and len(kept) < budget:
             kept.append(room.receptacles[i])
     if toggle and not any(r[1] in lamp_holder_types for r in kept):
         kept.append(next(room.receptacles[i] for i in order if room.receptacles[i][1] in lamp_holder_types))
@@ -218,7 +229,7 @@ def _draw_game(
     if toggle:
         holders = [rid for rid, rtype in kept if rtype in lamp_holder_types]
         placements.append((toggle, _pick(rng, holders)))
-    distractors = [t for t in pickable_any(room, kept) if t != target]
+    distractors = [t for t in _holdable(room.object_types, {rtype for _, rtype in kept}) if t != target]
     for _ in range(difficulty.num_distractors if distractors else 0):
         place(_pick(rng, distractors))
 
@@ -254,17 +265,6 @@ def _pick(rng: np.random.Generator, items: Sequence[T]) -> T:
     return items[int(rng.integers(len(items)))]
 
 
-def pickable_any(room: _Room, kept: Sequence[tuple[str, str]]) -> list[str]:
-    """Object types present in the room that some kept receptacle can hold."""
-    from alfworld.gen import constants
-
-    kept_types = {rtype for _, rtype in kept}
-    static = constants.RECEPTACLES - set(constants.MOVABLE_RECEPTACLES)
-    return sorted(
-        t for t in room.object_types - static if any(t in constants.VAL_RECEPTACLE_OBJECTS[r] for r in kept_types)
-    )
-
-
 def _mangle(name: str) -> str:
     """ALFRED's PDDL-safe spelling of instance ids (``Drawer|+00.64`` → ``Drawer_bar__plus_00_dot_64``)."""
     for raw, safe in (("|", "_bar_"), ("-", "_minus_"), ("+", "_plus_"), (".", "_dot_"), (",", "_comma_")):
@@ -276,7 +276,7 @@ def _pddl_problem(receptacles: Sequence[tuple[str, str]], placements: Sequence[t
     """The PDDL problem text: typed constants, instances, the initial facts and the goal."""
     from alfworld.gen import constants
 
-    receptacle_types = sorted(set(constants.RECEPTACLES) - set(constants.MOVABLE_RECEPTACLES))
+    receptacle_types = sorted(_static_receptacles())
     object_types = sorted(set(constants.OBJECTS_WSLICED) - set(receptacle_types))
     rec_ids = {rid: _mangle(rid) for rid, _ in receptacles}
     location = {rid: f"loc_bar_{i}" for i, (rid, _) in enumerate(receptacles)}

@@ -11,13 +11,21 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from envs.alfworld.data import SPLIT_DIRS, DataError, GameRef, cache_dir, find_game_root, list_games, load_game_file
+from envs.alfworld.data import (
+    SPLIT_DIRS,
+    DataError,
+    GameRef,
+    cache_dir,
+    find_game_root,
+    list_games,
+    load_game_file,
+    publish_directory,
+)
 from envs.alfworld.generator import GENERATOR_VERSION, Difficulty, generate_game
 
 logger = logging.getLogger(__name__)
@@ -91,7 +99,9 @@ class GeneratedPool:
                 seed=self.seed,
                 difficulty=self.difficulty,
             )
-            _write_atomically(path.parent, {"game.tw-pddl": generated.game, "traj_data.json": generated.traj_data})
+            with publish_directory(path.parent) as staging:
+                (staging / "game.tw-pddl").write_text(json.dumps(generated.game))
+                (staging / "traj_data.json").write_text(json.dumps(generated.traj_data))
         return load_game_file(path), path
 
 
@@ -128,31 +138,10 @@ def make_pool(
     return GeneratedPool(split, task_types, size, generator_seed, difficulty, root_dir)
 
 
-_warned = False
-
-
+@cache
 def _warn_generated_once() -> None:
-    global _warned
-    if not _warned:
-        _warned = True
-        logger.warning(
-            "No ALFWorld game files found (data_path, $ALFWORLD_DATA, %s): using built-in generated "
-            "games. For the real games run `alfworld-download` and set $ALFWORLD_DATA.",
-            cache_dir() / "alfworld",
-        )
-
-
-def _write_atomically(directory: Path, files: dict[str, Any]) -> None:
-    """Write JSON files into ``directory`` so readers see all of them or none."""
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".gen-", dir=directory.parent))
-    try:
-        for name, content in files.items():
-            (staging / name).write_text(json.dumps(content))
-        try:
-            staging.rename(directory)
-        except OSError:
-            if not directory.is_dir():  # not a lost race: a real failure
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    logger.warning(
+        "No ALFWorld game files found (data_path, $ALFWORLD_DATA, %s): using built-in generated "
+        "games. For the real games run `alfworld-download` and set $ALFWORLD_DATA.",
+        cache_dir() / "alfworld",
+    )

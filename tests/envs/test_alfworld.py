@@ -254,7 +254,7 @@ def test_falling_back_to_generated_games_is_said_once(
     from envs.alfworld import tasks
 
     monkeypatch.setenv("RESRL_GYM_CACHE", str(tmp_path))
-    monkeypatch.setattr(tasks, "_warned", False)
+    tasks._warn_generated_once.cache_clear()
     with caplog.at_level("WARNING", logger="envs.alfworld.tasks"):
         first = ALFWorldEnv(split="eval_in_distribution", num_generated=3)
         ALFWorldEnv(split="eval_in_distribution", num_generated=3)
