@@ -13,14 +13,12 @@ import json
 import os
 import shutil
 import tarfile
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from envs.alfworld.generator import TASK_TYPES
+from envs.cache import cache_dir, publish_directory
 
 SPLIT_DIRS = {
     "train": "train",
@@ -43,11 +41,6 @@ class GameRef:
     task_id: str
     path: Path
     task_type: str
-
-
-def cache_dir() -> Path:
-    """Where extracted archives and generated games live (``$RESRL_GYM_CACHE`` overrides)."""
-    return Path(os.environ.get("RESRL_GYM_CACHE") or Path.home() / ".cache" / "resrl-gym")
 
 
 def find_game_root(data_path: str | os.PathLike[str] | None, *, cache: Path | None = None) -> Path | None:
@@ -147,24 +140,6 @@ def extract_archive(archive: Path, cache: Path) -> Path:
             raise DataError(f"{archive} holds no {DATA_ROOT}/<split>/<task>/<trial>/game.tw-pddl files")
         (staging / _MANIFEST).write_text(json.dumps({"sha256": digest, "files": files, "games": games}))
     return target / DATA_ROOT
-
-
-@contextmanager
-def publish_directory(target: Path) -> Iterator[Path]:
-    """Yield a fresh staging directory beside ``target``; when the block succeeds, rename it
-    to ``target`` in one step, so readers see a complete directory or none. If another
-    process published ``target`` first, its copy is kept (it is equivalent)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
-    try:
-        yield staging
-        try:
-            staging.rename(target)
-        except OSError:
-            if not target.is_dir():  # not a lost race: a real failure
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 @lru_cache(maxsize=16)

@@ -20,13 +20,12 @@ from envs.alfworld.data import (
     SPLIT_DIRS,
     DataError,
     GameRef,
-    cache_dir,
     find_game_root,
     list_games,
     load_game_file,
-    publish_directory,
 )
 from envs.alfworld.generator import GENERATOR_VERSION, Difficulty, generate_game
+from envs.cache import cache_dir, publish_directory
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,71 @@
+"""Generation with transformers' ``generate``: batched, left-padded, the CPU default."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+
+from agents.backends.base import Generation, SamplingParams
+
+
+class HFBackend:
+    """Generates with a Hugging Face causal LM. When the trainer updates the same model object,
+    the backend sees the new weights with no copy; ``load_weights`` serves a separate copy."""
+
+    def __init__(self, model: Any, *, stop_token_ids: Sequence[int], pad_token_id: int) -> None:
+        if not stop_token_ids:
+            raise ValueError("at least one stop token id is needed")
+        self.model = model
+        self.stop_token_ids = list(stop_token_ids)
+        self.pad_token_id = pad_token_id
+
+    @torch.no_grad()
+    def generate(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Generation]:
+        if not prompts:
+            return []
+        if any(len(prompt) == 0 for prompt in prompts):
+            raise ValueError("every prompt needs at least one token")
+        device = next(self.model.parameters()).device
+        width = max(len(prompt) for prompt in prompts)
+        input_ids = torch.full((len(prompts), width), self.pad_token_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(prompts), width), dtype=torch.long)
+        for row, prompt in enumerate(prompts):  # left padding: every prompt ends at the last column
+            input_ids[row, width - len(prompt) :] = torch.tensor(list(prompt), dtype=torch.long)
+            attention_mask[row, width - len(prompt) :] = 1
+        sample = params.temperature > 0
+        was_training = self.model.training
+        self.model.eval()
+        with torch.random.fork_rng(devices=[]):  # seeding here leaves the caller's RNG untouched
+            if params.seed is not None:
+                torch.manual_seed(params.seed)
+            out = self.model.generate(
+                input_ids=input_ids.to(device),
+                attention_mask=attention_mask.to(device),
+                max_new_tokens=params.max_new_tokens,
+                do_sample=sample,
+                temperature=params.temperature if sample else None,
+                top_p=params.top_p if sample else None,
+                top_k=None,
+                eos_token_id=self.stop_token_ids,
+                pad_token_id=self.pad_token_id,
+                output_logits=True,
+                return_dict_in_generate=True,
+            )
+        self.model.train(was_training)
+        new_tokens = out.sequences[:, width:].cpu()
+        scale = params.temperature if sample else 1.0
+        logits = torch.stack(out.logits, dim=1).float().cpu() / scale  # [batch, new, vocab]
+        chosen = torch.log_softmax(logits, dim=-1).gather(-1, new_tokens.unsqueeze(-1)).squeeze(-1)
+        return [self._trim(ids, lps) for ids, lps in zip(new_tokens.tolist(), chosen.tolist(), strict=True)]
+
+    def _trim(self, ids: list[int], logprobs: list[float]) -> Generation:
+        """Cut a row after its first stop token (what follows is padding)."""
+        for position, token in enumerate(ids):
+            if token in self.stop_token_ids:
+                return Generation(ids[: position + 1], logprobs[: position + 1], "stop")
+        return Generation(ids, logprobs, "length")
+
+    def load_weights(self, state_dict: Mapping[str, torch.Tensor]) -> None:
+        self.model.load_state_dict(state_dict, strict=True)

@@ -1,0 +1,28 @@
+"""Figures a user reads after a rollout: success, return, turns, validity, throughput."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from agents.collector import RolloutStats
+from agents.trajectory import Trajectory
+
+
+def summarize(trajectories: Sequence[Trajectory], stats: RolloutStats) -> dict[str, float]:
+    """Means over episodes, and where the rollout's time went."""
+    count = max(len(trajectories), 1)
+    turns = sum(t.num_turns for t in trajectories)
+    return {
+        "episodes": float(len(trajectories)),
+        "success_rate": sum(t.success for t in trajectories) / count,
+        "mean_reward": sum(t.reward for t in trajectories) / count,
+        "mean_turns": turns / count,
+        "invalid_rate": sum(t.invalid_turns for t in trajectories) / max(turns, 1),
+        "generated_tokens": float(stats.generated_tokens),
+        "tokens_per_s": stats.generated_tokens / stats.generate_s if stats.generate_s else 0.0,
+        "env_steps_per_s": stats.env_steps / stats.env_s if stats.env_s else 0.0,
+        "generate_s": stats.generate_s,
+        "env_s": stats.env_s,
+        "total_s": stats.total_s,
+        "worker_restarts": float(stats.worker_restarts),
+    }

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from agents.prompts import GENERIC_SYSTEM_PROMPT, family, format_observation, parse_action, system_prompt
+
+ACTIONS = ["go to countertop 1", "go to countertop 12", "take mug 1 from countertop 1", "look"]
+
+
+def test_action_line_wins_and_is_stripped() -> None:
+    reply = "I should look around first.\nAction: `go to countertop 1`."
+    assert parse_action(reply, ACTIONS).action == "go to countertop 1"
+
+
+def test_last_action_line_is_taken_and_case_matched() -> None:
+    reply = "Action: look\nHmm, better:\n**Action:**  Go To   Countertop 12"
+    parsed = parse_action(reply, ACTIONS)
+    assert parsed.ok and parsed.action == "go to countertop 12"
+
+
+def test_mentioned_admissible_action_without_marker() -> None:
+    reply = "The mug is there.\nI will take mug 1 from countertop 1 now, then look."
+    assert parse_action(reply, ACTIONS).action == "take mug 1 from countertop 1"
+
+
+def test_words_inside_other_words_do_not_count() -> None:
+    parsed = parse_action("It looks nice.\nNothing else.", ["look"])
+    assert not parsed.ok and parsed.reason is not None
+
+
+def test_single_line_reply_is_the_action() -> None:
+    assert parse_action("open fridge 1").action == "open fridge 1"
+
+
+def test_unparseable_replies_are_flagged() -> None:
+    assert parse_action("").reason == "empty reply"
+    assert not parse_action("line one\nline two").ok
+    assert parse_action("Action:   ``").reason == "the action line is empty"
+
+
+def test_family_and_prompts() -> None:
+    assert family("resrl/ALFWorld-v0") == "alfworld"
+    assert "ALFWorld" in system_prompt("resrl/ALFWorld-v0")
+    assert system_prompt("resrl/Unknown-v0") == GENERIC_SYSTEM_PROMPT
+    assert format_observation("obs", ["a", "b"], show_actions=True).endswith("Available actions: a; b")
+    assert format_observation("obs", ["a"], show_actions=False) == "obs"
+    assert format_observation("obs", None, show_actions=True) == "obs"
