@@ -68,6 +68,8 @@ def resolve_model(name: str | None) -> str:
         if not (path / "config.json").is_file():
             raise ModelError(f"{path} is not a Hugging Face checkpoint (no config.json)")
         return str(path)
+    if name.startswith((".", "/", "~")):
+        raise ModelError(f"model directory {path} does not exist")
     return name
 
 

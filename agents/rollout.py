@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.tasks < 1 or args.group_size < 1:
-        console.print("[red]error:[/red] --tasks and --group-size must be at least 1")
+        console.print("[red]error:[/red] --tasks and --group-size must be at least 1", soft_wrap=True)
         return 2
     try:
         config = resolve_config(args)
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"unknown env id {config.env.id!r}; registered: {', '.join(envs.ENTRY_POINTS)}")
         policy = load_policy(args.model, config.env.id, backend=args.backend)
     except (ConfigError, ModelError, ValueError) as error:
-        console.print(f"[red]error:[/red] {error}")
+        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
         return 2
     rollout = config.rollout
     start_ray(address=args.ray_address, object_store_mb=rollout.object_store_mb)

@@ -11,6 +11,8 @@ REPO = Path(__file__).resolve().parents[1]
 # Extracted archives and generated games persist between runs in the checkout's .cache/.
 os.environ.setdefault("RESRL_GYM_CACHE", str(REPO / ".cache" / "test"))
 os.environ.pop("ALFWORLD_DATA", None)
+# No network here: a model lookup fails at once instead of retrying the Hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import torch
 
+from agents.backends import HFBackend
 from agents.models import ensure_default_model, load_tokenizer
 
 ENV_ID = "resrl/ALFWorld-v0"
@@ -49,6 +50,12 @@ def tiny_model(tokenizer: Any, seed: int = 0) -> Any:
     )
     torch.manual_seed(seed)
     return LlamaForCausalLM(config).eval()
+
+
+def tiny_backend(tokenizer: Any, seed: int = 0) -> HFBackend:
+    """The transformers backend around :func:`tiny_model`."""
+    return HFBackend(tiny_model(tokenizer, seed), stop_token_ids=[tokenizer.eos_token_id],
+                     pad_token_id=tokenizer.pad_token_id)
 
 
 @pytest.fixture(scope="session")

@@ -9,12 +9,12 @@ import torch
 
 from agents.backends import HFBackend, SamplingParams
 from resrl.forward import forward_logprobs_and_hidden
-from tests.agents.conftest import tiny_model
+from tests.agents.conftest import tiny_backend, tiny_model
 
 
 @pytest.fixture(scope="module")
 def backend(tokenizer: Any) -> HFBackend:
-    return HFBackend(tiny_model(tokenizer), stop_token_ids=[tokenizer.eos_token_id], pad_token_id=tokenizer.pad_token_id)
+    return tiny_backend(tokenizer)
 
 
 def prompts(tokenizer: Any) -> list[list[int]]:
@@ -32,7 +32,9 @@ def test_batched_left_padded_greedy_equals_one_at_a_time(backend: HFBackend, tok
 
 
 @pytest.mark.parametrize("temperature", [0.0, 0.7])
-def test_rollout_logprobs_match_the_trainers_forward_pass(backend: HFBackend, tokenizer: Any, temperature: float) -> None:
+def test_rollout_logprobs_match_the_trainers_forward_pass(
+    backend: HFBackend, tokenizer: Any, temperature: float
+) -> None:
     params = SamplingParams(max_new_tokens=6, temperature=temperature, seed=1)
     for prompt, generation in zip(prompts(tokenizer), backend.generate(prompts(tokenizer), params), strict=True):
         ids = torch.tensor([prompt + generation.token_ids])
@@ -68,7 +70,7 @@ def test_replies_end_at_the_first_stop_token(tokenizer: Any) -> None:
 
 
 def test_load_weights_changes_what_is_generated(tokenizer: Any) -> None:
-    backend = HFBackend(tiny_model(tokenizer, seed=0), stop_token_ids=[2], pad_token_id=tokenizer.pad_token_id)
+    backend = tiny_backend(tokenizer, seed=0)
     params = SamplingParams(max_new_tokens=6, temperature=0.0)
     before = backend.generate(prompts(tokenizer), params)
     backend.load_weights(tiny_model(tokenizer, seed=1).state_dict())

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import copy
-
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ def test_appended_turns_equal_the_rendered_template(tokenizer: Any) -> None:
     """first turn + reply (ending on the stop token) + next turn decodes to exactly what the chat
     template renders for the same conversation."""
     chat = ChatFormat.from_tokenizer(tokenizer, "You are a test agent.")
-    reply_ids = tokenizer("Action: look", add_special_tokens=False).input_ids + [chat.stop_token_ids[0]]
+    reply_ids = [*tokenizer("Action: look", add_special_tokens=False).input_ids, chat.stop_token_ids[0]]
     ids = chat.first_turn("You see a desk.") + reply_ids + chat.next_turn("Nothing happens.", reply_stopped=True)
     messages = [
         {"role": "system", "content": "You are a test agent."},

@@ -15,7 +15,7 @@ from agents.episode import EpisodeRequest
 from agents.prompts import system_prompt
 from agents.trajectory import Trajectory
 from agents.workers import WorkerPool
-from tests.agents.conftest import ENV_ID, GENERATED_ALFWORLD, tiny_model
+from tests.agents.conftest import ENV_ID, GENERATED_ALFWORLD, tiny_backend
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_local")]
 
@@ -27,7 +27,7 @@ def chat(tokenizer: Any) -> ChatFormat:
 
 @pytest.fixture(scope="module")
 def backend(tokenizer: Any) -> HFBackend:
-    return HFBackend(tiny_model(tokenizer), stop_token_ids=[tokenizer.eos_token_id], pad_token_id=tokenizer.pad_token_id)
+    return tiny_backend(tokenizer)
 
 
 def requests() -> list[EpisodeRequest]:
@@ -37,7 +37,7 @@ def requests() -> list[EpisodeRequest]:
 
 
 def run(backend: HFBackend, chat: ChatFormat, *, workers: int, slots: int, kill_at_turn: int | None = None,
-        **config: Any) -> tuple[RolloutResult, WorkerPool]:
+        **config: Any) -> RolloutResult:
     pool = WorkerPool(GENERATED_ALFWORLD, num_workers=workers, slots_per_worker=slots, worker_cpus=0)
     settings = RolloutConfig(max_new_tokens=12, temperature=0.0, **config)
 
@@ -50,7 +50,7 @@ def run(backend: HFBackend, chat: ChatFormat, *, workers: int, slots: int, kill_
                          on_turn=on_turn)
     finally:
         pool.close()
-    return result, pool
+    return result
 
 
 def assert_same(first: list[Trajectory], second: list[Trajectory]) -> None:
@@ -62,7 +62,7 @@ def assert_same(first: list[Trajectory], second: list[Trajectory]) -> None:
 
 @pytest.fixture(scope="module")
 def two_workers(backend: HFBackend, chat: ChatFormat) -> RolloutResult:
-    return run(backend, chat, workers=2, slots=2)[0]
+    return run(backend, chat, workers=2, slots=2)
 
 
 def test_agent_tokens_are_the_replies_and_observations_are_masked(two_workers: RolloutResult, tokenizer: Any,
@@ -98,20 +98,20 @@ def test_a_group_starts_from_one_state(two_workers: RolloutResult) -> None:
 
 def test_same_seeds_same_trajectories_with_one_or_two_workers(two_workers: RolloutResult, backend: HFBackend,
                                                               chat: ChatFormat) -> None:
-    one_worker, _ = run(backend, chat, workers=1, slots=4)
+    one_worker = run(backend, chat, workers=1, slots=4)
     assert one_worker.trajectories == two_workers.trajectories
 
 
 def test_a_killed_worker_is_replaced_and_its_episodes_rerun(two_workers: RolloutResult, backend: HFBackend,
                                                             chat: ChatFormat) -> None:
-    result, pool = run(backend, chat, workers=2, slots=2, kill_at_turn=2)
+    result = run(backend, chat, workers=2, slots=2, kill_at_turn=2)
     assert not result.lost
     assert result.stats.worker_restarts == 1 and result.stats.reruns >= 1
     assert_same(result.trajectories, two_workers.trajectories)  # nothing lost, nothing changed
 
 
 def test_an_episode_out_of_attempts_is_reported_lost(backend: HFBackend, chat: ChatFormat) -> None:
-    result, _ = run(backend, chat, workers=2, slots=2, kill_at_turn=2, max_attempts=1)
+    result = run(backend, chat, workers=2, slots=2, kill_at_turn=2, max_attempts=1)
     assert result.lost and all("died" in why for _, why in result.lost)
     assert len(result.trajectories) + len(result.lost) == len(requests())
 
