@@ -1,2 +1,3 @@
-"""The agent side: prompting and action parsing, generation backends, the Ray rollout pool, the trainer
-and its CLI, evaluation and the replay viewer. Not built yet (see README)."""
+"""The agent side: model loading, generation backends, prompting and action parsing, the Ray
+rollout pool and trajectory records (``python -m agents.rollout``). The trainer, evaluation and
+the replay viewer build on these."""

@@ -27,7 +27,10 @@ from agents.models import DEFAULT_MODEL
 from agents.policy import Policy, load_policy
 from agents.workers import WorkerPool, start_ray
 
-ENV = {"id": "resrl/ALFWorld-v0", "kwargs": {"source": "generated", "split": "train", "num_generated": 48}}
+ENV: dict[str, Any] = {
+    "id": "resrl/ALFWorld-v0",
+    "kwargs": {"source": "generated", "split": "train", "num_generated": 48},
+}
 
 
 def workload(episodes: int, max_turns: int, seed: int) -> list[EpisodeRequest]:
@@ -74,7 +77,8 @@ def run_lockstep(policy: Policy, requests: list[EpisodeRequest], config: Rollout
                 continue  # generated for nothing
             useful += len(generation.token_ids)
             action = episode.add_reply(generation)
-            episode.add_step(*env.step(action))
+            observation, reward, terminated, truncated, info = env.step(action)
+            episode.add_step(observation, float(reward), terminated, truncated, info)
             steps += 1
         env_s += time.perf_counter() - tick
     for env in local:
@@ -104,15 +108,15 @@ def main(argv: list[str] | None = None) -> None:
     print(f"workload: {len(requests)} episodes, turn caps {[r.max_turns for r in requests]}, "
           f"{args.max_new_tokens} new tokens per reply, model {args.model}")
     base = run_lockstep(policy, requests, config)
-    print(f"lock-step baseline   {figures(base['wall_s'], base['env_s'], base['generate_s'], int(base['steps']),
-                                          int(base['tokens']))}")
+    line = figures(base["wall_s"], base["env_s"], base["generate_s"], int(base["steps"]), int(base["tokens"]))
+    print(f"lock-step baseline   {line}")
     reference: Any = None
     for workers in (1, 2):
         result = run_pool(policy, requests, config, workers)
         s = result.stats
-        print(f"ray pool, {workers} worker{'s' if workers > 1 else ' '} {figures(s.total_s, s.env_s, s.generate_s,
-                                                                             s.env_steps, s.generated_tokens)}"
-              f" | {base['wall_s'] / s.total_s:.2f}x the lock-step loop")
+        line = figures(s.total_s, s.env_s, s.generate_s, s.env_steps, s.generated_tokens)
+        ratio = base["wall_s"] / s.total_s
+        print(f"ray pool, {workers} worker{'s' if workers > 1 else ' '} {line} | {ratio:.2f}x the lock-step loop")
         trajectories = [t.model_dump(exclude={"logprobs"}) for t in result.trajectories]
         assert reference is None or trajectories == reference, "1 and 2 workers disagree"
         reference = trajectories
