@@ -4,7 +4,7 @@ sections and overridden by CLI flags."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -42,6 +42,54 @@ class RolloutConfig(BaseModel):
     object_store_mb: int = Field(512, ge=64, description="Ray object store size when this process starts Ray.")
 
 
+class LoraConfig(BaseModel):
+    """Low-rank adapters (peft) instead of full fine-tuning, for small machines."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(False, description="Train LoRA adapters only; the base weights stay frozen.")
+    rank: int = Field(16, ge=1, description="Adapter rank r.")
+    alpha: int = Field(32, ge=1, description="Adapter scaling alpha (the update is scaled by alpha / r).")
+    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the adapter input.")
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], description="Modules that get adapters."
+    )
+
+
+class TrainConfig(BaseModel):
+    """How the policy is trained (the ``train:`` section of ``configs/<env>.yaml``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    algo: Literal["resrl", "grpo", "nsr"] = Field("resrl", description="resrl, or a baseline on the same code path.")
+    iterations: int = Field(3, ge=1, description="Rollout + update rounds.")
+    tasks_per_iter: int = Field(4, ge=1, description="Tasks (groups) collected per iteration.")
+    group_size: int = Field(4, ge=2, description="Samples per task; advantages are normalised within a group.")
+    learning_rate: float = Field(1e-5, gt=0, description="AdamW learning rate.")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay.")
+    max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping by global norm.")
+    epochs: int = Field(1, ge=1, description="Passes over each iteration's trajectories.")
+    mini_batch_size: int = Field(8, ge=1, description="Trajectories per optimizer step.")
+    micro_batch_size: int = Field(2, ge=1, description="Trajectories per forward/backward (gradient accumulation).")
+    clip_low: float = Field(0.2, ge=0, description="PPO clip: ratios below 1 - clip_low are clipped.")
+    clip_high: float = Field(0.2, ge=0, description="PPO clip: ratios above 1 + clip_high are clipped.")
+    kl_coef: float = Field(0.0, ge=0, description="Weight of a k3 KL penalty to the initial model (0 = off, no copy).")
+    lambda_pos: float = Field(0.1, ge=0, description="ResRL/NSR weight on positive samples' advantages.")
+    rank: int = Field(16, ge=1, description="ResRL: rank k of the positive-token subspace.")
+    num_samples: int = Field(4096, ge=1, description="ResRL: positive agent tokens sampled per group (M).")
+    quantile_low: float = Field(0.1, ge=0, le=1, description="ResRL: lower quantile alpha of residual energies.")
+    quantile_high: float = Field(0.9, ge=0, le=1, description="ResRL: upper quantile beta of residual energies.")
+    floor: float = Field(0.3, ge=0, le=1, description="ResRL: smallest weight xi a negative token can get.")
+    length_scaling: bool = Field(False, description="Scale positive rewards down for long responses.")
+    length_start: int = Field(3500, ge=1, description="Length scaling: agent tokens where scaling begins.")
+    length_end: int = Field(4096, ge=1, description="Length scaling: agent tokens where it reaches end_scale.")
+    length_end_scale: float = Field(0.7, ge=0, le=1, description="Length scaling: factor at and beyond length_end.")
+    dtype: Literal["float32", "bfloat16"] = Field("float32", description="Training dtype (bfloat16 on CUDA).")
+    checkpoint_every: int = Field(1, ge=1, description="Save a checkpoint every N iterations (and at the end).")
+    keep_checkpoints: int = Field(2, ge=1, description="Checkpoints kept on disk (oldest removed first).")
+    lora: LoraConfig = Field(default_factory=LoraConfig)
+
+
 class EnvSpec(BaseModel):
     """Which env to build (``envs.make_env``): a registered id and its keyword arguments."""
 
@@ -58,6 +106,7 @@ class RunConfig(BaseModel):
 
     env: EnvSpec
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
 
 
 class ConfigError(ValueError):
