@@ -136,5 +136,20 @@ def load_config(path: Path) -> RunConfig:
     except yaml.YAMLError as error:
         raise ConfigError(f"{path} is not valid YAML: {error}") from error
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise ConfigError(f"{path}: {problems}") from error
+        raise ConfigError(_problems(str(path), error)) from error
+
+
+def with_overrides(config: RunConfig, *, env_kwargs: dict[str, Any], **sections: dict[str, Any]) -> RunConfig:
+    """``config`` with CLI values laid over it (None means "not given"), validated again."""
+    data = config.model_dump()
+    data["env"]["kwargs"].update({k: v for k, v in env_kwargs.items() if v is not None})
+    for section, values in sections.items():
+        data[section].update({k: v for k, v in values.items() if v is not None})
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_problems("command line", error)) from error
+
+
+def _problems(source: str, error: ValidationError) -> str:
+    return f"{source}: " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agents.collector import collect, group_requests
-from agents.config import ConfigError, RunConfig, config_path, load_config
+from agents.config import ConfigError, RunConfig, config_path, load_config, with_overrides
 from agents.models import DEFAULT_MODEL, ModelError
 from agents.policy import load_policy
 from agents.summary import summarize
@@ -47,18 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def resolve_config(args: argparse.Namespace) -> RunConfig:
     """The YAML config with the CLI's overrides applied (and validated again)."""
-    config = load_config(args.config or config_path(args.env))
-    data = config.model_dump()
-    if args.split:
-        data["env"]["kwargs"]["split"] = args.split
-    overrides = {
-        "max_turns": args.max_turns,
-        "temperature": args.temperature,
-        "workers": args.workers,
-        "envs_per_worker": args.envs_per_worker,
-    }
-    data["rollout"].update({key: value for key, value in overrides.items() if value is not None})
-    return RunConfig.model_validate(data)
+    rollout = {"max_turns": args.max_turns, "temperature": args.temperature, "workers": args.workers,
+               "envs_per_worker": args.envs_per_worker}
+    return with_overrides(load_config(args.config or config_path(args.env)), env_kwargs={"split": args.split},
+                          rollout=rollout)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,88 @@
+"""Run directories and checkpoints: written atomically, enough to continue a run exactly.
+
+    runs/<name>/
+      config.yaml            the resolved run config (+ model, seed, backend)
+      metrics.jsonl          one line per iteration
+      tb/                    TensorBoard event files
+      trajectories/          iter-NNNNNN.jsonl.gz, with ResRL weights per token
+      checkpoints/iter-NNNNNN/{model/, optimizer.pt, state.json}   the newest keep_checkpoints
+      checkpoints/latest     name of the newest complete checkpoint
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from envs.cache import publish_directory
+
+
+def checkpoint_dir(run_dir: Path, iteration: int) -> Path:
+    return run_dir / "checkpoints" / f"iter-{iteration:06d}"
+
+
+def save_checkpoint(run_dir: Path, iteration: int, model: Any, tokenizer: Any, optimizer: Any, keep: int) -> Path:
+    """Model (or LoRA adapter), optimizer and RNG states of a finished iteration, then ``latest``."""
+    target = checkpoint_dir(run_dir, iteration)
+    shutil.rmtree(target, ignore_errors=True)
+    with publish_directory(target) as staging:
+        model.save_pretrained(staging / "model")
+        tokenizer.save_pretrained(staging / "model")
+        torch.save(optimizer.state_dict(), staging / "optimizer.pt")
+        state = {
+            "iteration": iteration,
+            "python_rng": _jsonable(random.getstate()),
+            "numpy_rng": _jsonable(np.random.get_state()),
+        }
+        torch.save(torch.get_rng_state(), staging / "torch_rng.pt")
+        (staging / "state.json").write_text(json.dumps(state))
+    write_atomically(run_dir / "checkpoints" / "latest", target.name)
+    for old in sorted((run_dir / "checkpoints").glob("iter-*"))[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    pointer = run_dir / "checkpoints" / "latest"
+    if not pointer.is_file():
+        return None
+    path = run_dir / "checkpoints" / pointer.read_text().strip()
+    return path if (path / "state.json").is_file() else None
+
+
+def restore_state(checkpoint: Path, optimizer: Any) -> int:
+    """Load the optimizer and RNG states of ``checkpoint``; return its iteration."""
+    optimizer.load_state_dict(torch.load(checkpoint / "optimizer.pt", weights_only=True))
+    state = json.loads((checkpoint / "state.json").read_text())
+    random.setstate(_tuples(state["python_rng"]))
+    np.random.set_state(_tuples(state["numpy_rng"]))
+    torch.set_rng_state(torch.load(checkpoint / "torch_rng.pt", weights_only=True))
+    return int(state["iteration"])
+
+
+def write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.replace(temporary, path)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value

@@ -1,0 +1,101 @@
+"""``python -m agents.train`` as a user runs it: a tiny model, generated ALFWorld games, subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from agents.trajectory import read_trajectories
+from tests.agents.conftest import GENERATED_ALFWORLD
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = {
+    "env": GENERATED_ALFWORLD,
+    "rollout": {"max_new_tokens": 8, "max_turns": 2, "workers": 1, "envs_per_worker": 4, "worker_cpus": 0},
+    # weight decay moves the weights even when every reward ties, so resuming is checked on real updates
+    "train": {"tasks_per_iter": 2, "group_size": 2, "mini_batch_size": 4, "micro_batch_size": 2,
+              "learning_rate": 1e-3, "weight_decay": 0.1, "rank": 4},
+}
+
+
+def train(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "agents.train", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=900, env=os.environ)
+
+
+@pytest.fixture(scope="module")
+def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("config") / "alfworld-tiny.yaml"
+    path.write_text(yaml.safe_dump(CONFIG))
+    return path
+
+
+def metrics(run: Path) -> list[dict[str, float]]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_two_iterations_then_resume_equals_four_straight(config_file: Path, tiny_model_dir: Path,
+                                                         tmp_path: Path) -> None:
+    common = ["--config", str(config_file), "--model", str(tiny_model_dir), "--seed", "3"]
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    done = train(*common, "--iterations", "4", "--out", str(straight))
+    assert done.returncode == 0, done.stderr[-3000:]
+    first = train(*common, "--iterations", "2", "--out", str(split))
+    assert first.returncode == 0, first.stderr[-3000:]
+
+    # the artefacts of a run
+    rows = metrics(split)
+    assert [row["iteration"] for row in rows] == [1, 2]
+    for key in ("success_rate", "mean_return", "mean_turns", "invalid_rate", "omega_negative", "clip_fraction",
+                "approx_kl", "entropy", "tokens_per_s", "rollout_s", "update_s"):
+        assert key in rows[0]
+    records = list(read_trajectories(split / "trajectories" / "iter-000002.jsonl.gz"))
+    assert len(records) == 4 and all(r.weights is not None and len(r.weights) == len(r.token_ids) for r in records)
+    assert (split / "checkpoints" / "latest").read_text() == "iter-000002"
+    assert {p.name for p in (split / "checkpoints" / "iter-000002").iterdir()} >= {"model", "optimizer.pt",
+                                                                                     "state.json"}
+    assert list((split / "tb").glob("events.out.tfevents.*"))
+    assert "success" in first.stdout and str(split) in first.stdout.replace("\n", "")
+
+    again = train("--resume", str(split), "--iterations", "4")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert [row["iteration"] for row in metrics(split)] == [1, 2, 3, 4]
+    for a, b in zip(metrics(split)[2:], metrics(straight)[2:], strict=True):
+        for key in ("success_rate", "mean_return", "loss", "entropy", "approx_kl", "grad_norm"):
+            assert a[key] == pytest.approx(b[key], abs=1e-5, nan_ok=True), key
+    for iteration in (3, 4):
+        name = f"iter-{iteration:06d}.jsonl.gz"
+        resumed = [r.token_ids for r in read_trajectories(split / "trajectories" / name)]
+        assert resumed == [r.token_ids for r in read_trajectories(straight / "trajectories" / name)]
+    weights = [load_file(str(run / "checkpoints" / "iter-000004" / "model" / "model.safetensors"))
+               for run in (split, straight)]
+    initial = load_file(str(tiny_model_dir / "model.safetensors"))
+    for name, tensor in weights[0].items():
+        assert torch.allclose(tensor, weights[1][name], atol=1e-6), name
+    assert any(not torch.equal(weights[0][name], initial[name]) for name in initial)  # it did train
+
+
+def test_bad_configuration_is_one_clear_message(config_file: Path, tiny_model_dir: Path, tmp_path: Path) -> None:
+    cases = {
+        ("--env", "nosuchenv"): "no config for env 'nosuchenv'",
+        ("--config", str(config_file), "--model", str(tmp_path / "absent")): "does not exist",
+        ("--config", str(config_file), "--model", str(tiny_model_dir), "--group-size", "1"): "train.group_size",
+        ("--resume", str(tmp_path)): "not a run directory",
+        ("--env-server", "http://localhost:1"): "not built yet",
+    }
+    for args, message in cases.items():
+        done = train(*args, "--out", str(tmp_path / "run"))
+        assert done.returncode == 2 and message in done.stdout, (args, done.stdout, done.stderr[-2000:])
+        assert "Traceback" not in done.stdout + done.stderr
+    bad_flag = train("--algo", "ppo")
+    assert bad_flag.returncode == 2 and "invalid choice" in bad_flag.stderr
+
