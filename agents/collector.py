@@ -68,21 +68,21 @@ def collect(
     started = time.perf_counter()
     stats = RolloutStats()
     restarts_before = pool.restarts
-    order = {request: index for index, request in enumerate(requests)}
-    queue: deque[EpisodeRequest] = deque(requests)
-    attempts: dict[EpisodeRequest, int] = {}
-    active: dict[int, Episode] = {}  # slot → episode
+    queue: deque[int] = deque(range(len(requests)))  # requests are referred to by position
+    attempts = [0] * len(requests)
+    active: dict[int, tuple[int, Episode]] = {}  # slot → (request position, episode)
     pending_actions: dict[int, str] = {}
-    finished: dict[EpisodeRequest, Trajectory] = {}
+    finished: dict[int, Trajectory] = {}
     lost: list[tuple[EpisodeRequest, str]] = []
     turn = 0
     while queue or active:
         commands = [Command("step", slot, action=action) for slot, action in pending_actions.items()]
         for slot in range(pool.num_slots):
             if slot not in active and queue:
-                request = queue.popleft()
-                attempts[request] = attempts.get(request, 0) + 1
-                active[slot] = Episode(request, env_id, chat, config)
+                position = queue.popleft()
+                request = requests[position]
+                attempts[position] += 1
+                active[slot] = (position, Episode(request, env_id, chat, config))
                 commands.append(Command("reset", slot, seed=request.seed, options=request.options))
         pending_actions.clear()
 
@@ -92,14 +92,14 @@ def collect(
         stats.env_steps += sum(command.kind == "step" for command in commands)
 
         for slot, reason in lost_slots.items():
-            episode = active.pop(slot)
-            if attempts[episode.request] < config.max_attempts:
-                queue.appendleft(episode.request)
+            position, _ = active.pop(slot)
+            if attempts[position] < config.max_attempts:
+                queue.appendleft(position)
                 stats.reruns += 1
             else:
-                lost.append((episode.request, f"{reason}; gave up after {attempts[episode.request]} attempts"))
+                lost.append((requests[position], f"{reason}; gave up after {attempts[position]} attempts"))
         for slot, outcome in outcomes.items():
-            episode = active[slot]
+            episode = active[slot][1]
             if outcome.error is not None:
                 episode.finish("env_error", error=outcome.error)
             elif not episode.started:
@@ -110,10 +110,10 @@ def collect(
 
         prompts: list[list[int]] = []
         waiting: list[int] = []
-        for slot, episode in sorted(active.items(), key=lambda item: order[item[1].request]):
+        for slot, (position, episode) in sorted(active.items(), key=lambda item: item[1][0]):
             prompt = None if episode.done else episode.prompt()
             if prompt is None:
-                finished[episode.request] = episode.record(iteration)
+                finished[position] = episode.record(iteration)
                 del active[slot]
             else:
                 prompts.append(prompt)
@@ -131,11 +131,11 @@ def collect(
             stats.generation_batches += 1
             for slot, generation in zip(waiting, generations, strict=True):
                 stats.generated_tokens += len(generation.token_ids)
-                pending_actions[slot] = active[slot].add_reply(generation)
+                pending_actions[slot] = active[slot][1].add_reply(generation)
         turn += 1
         if on_turn is not None:
             on_turn(turn, len(finished) + len(lost), len(requests))
 
     stats.worker_restarts = pool.restarts - restarts_before
     stats.total_s = time.perf_counter() - started
-    return RolloutResult([finished[r] for r in requests if r in finished], lost, stats)
+    return RolloutResult([finished[p] for p in range(len(requests)) if p in finished], lost, stats)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -99,3 +100,27 @@ def test_bad_configuration_is_one_clear_message(config_file: Path, tiny_model_di
     bad_flag = train("--algo", "ppo")
     assert bad_flag.returncode == 2 and "invalid choice" in bad_flag.stderr
 
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_and_the_run_resumes(config_file: Path, tiny_model_dir: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agents.train", "--config", str(config_file), "--model", str(tiny_model_dir),
+         "--iterations", "6", "--out", str(run)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ | {"PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    for line in process.stdout:  # wait for the first iteration's row
+        if line.split()[:1] == ["1"]:
+            break
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=600)
+    assert process.returncode == 130, rest
+    stopped = int(rest.split("stopped after iteration")[1].split(";")[0])
+    assert 1 <= stopped < 6
+    assert (run / "checkpoints" / "latest").read_text() == f"iter-{stopped:06d}"
+    assert len(metrics(run)) == stopped
+    resumed = train("--resume", str(run), "--iterations", str(stopped + 1))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert [row["iteration"] for row in metrics(run)] == list(range(1, stopped + 2))

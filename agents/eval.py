@@ -1,0 +1,130 @@
+"""``python -m agents.eval``: success per task type, Avg@k and pass@k of a model on held-out tasks.
+
+    python -m agents.eval --env alfworld --model runs/demo/checkpoints/iter-000002/model \\
+        --split eval_out_of_distribution --tasks 20 --samples 4
+
+Task i of the split is played ``--samples`` times (``reset(options={"task_index": i})``); the table
+and ``<out>/eval.json`` give the figures, ``<out>/trajectories/`` the episodes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+import resrl
+from agents.collector import collect
+from agents.config import ConfigError, config_path, load_config, with_overrides
+from agents.episode import EpisodeRequest
+from agents.models import DEFAULT_MODEL, ModelError
+from agents.policy import load_policy
+from agents.trajectory import Trajectory, trajectory_file, write_trajectories
+from agents.workers import WorkerPool, start_ray
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m agents.eval", description=__doc__.split("\n\n")[0])
+    p.add_argument("--env", default="alfworld", help="env family; reads configs/<env>.yaml")
+    p.add_argument("--config", type=Path, help="a run config YAML instead of configs/<env>.yaml")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="checkpoint directory, cached Hub id, or the default")
+    p.add_argument("--split", default="eval_out_of_distribution", help="env split to evaluate on")
+    p.add_argument("--tasks", type=int, default=20, help="tasks 0..N-1 of the split")
+    p.add_argument("--samples", type=int, default=4, help="samples per task (k)")
+    p.add_argument("--temperature", type=float, help="override rollout.temperature")
+    p.add_argument("--max-turns", type=int, help="override rollout.max_turns")
+    p.add_argument("--backend", choices=["hf", "vllm"], default="hf")
+    p.add_argument("--workers", type=int, help="override rollout.workers")
+    p.add_argument("--ray-address", help="join this Ray cluster instead of starting one")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("runs/eval"), help="where eval.json and trajectories go")
+    return p
+
+
+class EvalResult(BaseModel):
+    """What ``eval.json`` holds."""
+
+    episodes: int
+    tasks: int
+    samples: int
+    avg_at_k: float  # mean success over the k samples of a task, averaged over tasks
+    pass_at_k: dict[int, float]  # unbiased pass@j for j = 1, 2, 4, ... <= k, and k
+    success_by_task_type: dict[str, float]
+
+
+def evaluate(trajectories: list[Trajectory], samples: int) -> EvalResult:
+    """Avg@k, pass@j and success per task type of one evaluation's episodes."""
+    per_task: dict[str, list[bool]] = defaultdict(list)
+    per_type: dict[str, list[bool]] = defaultdict(list)
+    for t in trajectories:
+        per_task[t.group_id].append(t.success)
+        per_type[str(t.task_info.get("task_type", "all"))].append(t.success)
+    ks = sorted({k for k in (1, 2, 4, 8, 16, 32, 64) if k <= samples} | {samples})
+    return EvalResult(
+        episodes=len(trajectories),
+        tasks=len(per_task),
+        samples=samples,
+        avg_at_k=resrl.avg_at_k(per_task),
+        pass_at_k={k: resrl.mean_pass_at_k(per_task, k) for k in ks},
+        success_by_task_type={kind: sum(v) / len(v) for kind, v in sorted(per_type.items())},
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.tasks < 1 or args.samples < 1:
+            raise ConfigError("--tasks and --samples must be at least 1")
+        config = with_overrides(load_config(args.config or config_path(args.env)), env_kwargs={"split": args.split},
+                                rollout={"temperature": args.temperature, "max_turns": args.max_turns,
+                                         "workers": args.workers})
+        import envs
+
+        if config.env.id not in envs.ENTRY_POINTS:
+            raise ConfigError(f"unknown env id {config.env.id!r}; registered: {', '.join(envs.ENTRY_POINTS)}")
+        policy = load_policy(args.model, config.env.id, backend=args.backend)
+    except (ConfigError, ModelError, ValueError) as error:
+        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
+        return 2
+    rollout = config.rollout
+    requests = [EpisodeRequest(f"task{task:05d}", sample, args.seed + task, options={"task_index": task})
+                for task in range(args.tasks) for sample in range(args.samples)]
+    start_ray(address=args.ray_address, object_store_mb=rollout.object_store_mb)
+    pool = WorkerPool(config.env.model_dump(), num_workers=rollout.workers, slots_per_worker=rollout.envs_per_worker,
+                      worker_cpus=rollout.worker_cpus, timeout_s=rollout.call_timeout_s)
+    try:
+        with console.status("evaluating") as status:
+            result = collect(requests, pool=pool, backend=policy.backend, chat=policy.chat, env_id=config.env.id,
+                             config=rollout, seed=args.seed,
+                             on_turn=lambda turn, done, total: status.update(f"turn {turn}: {done}/{total} episodes"))
+    finally:
+        pool.close()
+    figures = evaluate(result.trajectories, args.samples)
+    write_trajectories(trajectory_file(args.out, 0), result.trajectories)
+    report = figures.model_dump() | {"model": args.model, "env": config.env.model_dump(), "lost": len(result.lost)}
+    (args.out / "eval.json").write_text(json.dumps(report, indent=2))
+
+    table = Table(title=f"{config.env.id} {args.split}: {figures.tasks} tasks × {args.samples} samples")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row(f"Avg@{args.samples}", f"{figures.avg_at_k:.3f}")
+    for k, value in figures.pass_at_k.items():
+        table.add_row(f"pass@{k}", f"{value:.3f}")
+    for kind, value in figures.success_by_task_type.items():
+        table.add_row(f"success: {kind}", f"{value:.3f}")
+    console.print(table)
+    console.print(f"results: {args.out / 'eval.json'}", soft_wrap=True)
+    return 1 if result.lost else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
