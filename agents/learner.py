@@ -123,21 +123,26 @@ class Learner:
         starts = range(0, len(trajectories), config.mini_batch_size)
         total_steps = config.epochs * len(starts)
         sums = {"loss": 0.0, "clip_fraction": 0.0, "approx_kl": 0.0, "kl_to_reference": 0.0, "grad_norm": 0.0}
+        # When every reward in every group ties, all token advantages are 0 and (without a KL term) the
+        # gradient is exactly 0: the forward/backward passes are skipped, the optimizer still steps.
+        flat = reference is None and not bool(token_adv.any())
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.model.train()
         step = 0
         for _ in range(config.epochs):
             for start in starts:
                 rows = order[start : start + config.mini_batch_size]
                 total_tokens = float(mask[rows].sum().clamp(min=1))
-                for micro in torch.split(rows, config.micro_batch_size):
+                if flat:
+                    for parameter in trainable:
+                        parameter.grad = torch.zeros_like(parameter)
+                for micro in [] if flat else torch.split(rows, config.micro_batch_size):
                     out = self._micro_step(batch, micro, old_logprobs, token_adv, reference, weights, total_tokens)
                     share = float(mask[micro].sum()) / total_tokens  # token means over the mini-batch
                     sums["loss"] += out["loss"]  # already divided by the mini-batch's tokens
                     for key in ("clip_fraction", "approx_kl", "kl_to_reference"):
                         sums[key] += out[key] * share
-                norm = torch.nn.utils.clip_grad_norm_(
-                    [p for p in self.model.parameters() if p.requires_grad], config.max_grad_norm
-                )
+                norm = torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
                 sums["grad_norm"] += float(norm)
                 self.optimizer.step()
                 self.optimizer.zero_grad(set_to_none=True)

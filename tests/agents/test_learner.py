@@ -106,3 +106,13 @@ def test_batch_masks_and_weights_align_with_tokens(tokenizer: Any) -> None:
     for trajectory, weights in zip(trajectories, result.weights, strict=True):
         assert len(weights) == len(trajectory.token_ids)
         assert all((w > 0) == bool(m) for w, m in zip(weights, trajectory.agent_mask, strict=True))
+
+
+def test_tied_rewards_skip_the_passes_but_not_the_optimizer(tokenizer: Any) -> None:
+    setting = Setting(tokenizer)
+    tied = [t.model_copy(update={"reward": 0.0}) for t in setting.trajectories(0)]
+    before = [p.detach().clone() for p in setting.backend.model.parameters()]
+    result = learner(setting, tokenizer, weight_decay=0.1, learning_rate=1e-2).update(tied, 0)
+    assert result.grad_norm == 0 and result.loss == 0 and result.optimizer_steps == 1
+    for old, new in zip(before, setting.backend.model.parameters(), strict=True):
+        assert torch.allclose(new, old * (1 - 1e-2 * 0.1), atol=1e-7)  # AdamW's decoupled decay, nothing else
