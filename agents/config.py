@@ -97,6 +97,7 @@ class EnvSpec(BaseModel):
 
     id: str = Field(description="A registered env id, e.g. resrl/ALFWorld-v0.")
     kwargs: dict[str, Any] = Field(default_factory=dict, description="Arguments of the env's constructor.")
+    server: str | None = Field(None, description="URL of an env server to play through (RemoteEnv) instead.")
 
 
 class RunConfig(BaseModel):
@@ -149,6 +150,13 @@ def with_overrides(config: RunConfig, *, env_kwargs: dict[str, Any], **sections:
         return RunConfig.model_validate(data)
     except ValidationError as error:
         raise ConfigError(_problems("command line", error)) from error
+
+
+def served_by(config: RunConfig, url: str | None) -> RunConfig:
+    """``config`` playing its env through the server at ``url`` (the server owns the env's arguments)."""
+    if not url:
+        return config
+    return config.model_copy(update={"env": EnvSpec(id=config.env.id, server=url)})
 
 
 def _problems(source: str, error: ValidationError) -> str:

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agents.collector import collect, group_requests
-from agents.config import ConfigError, RunConfig, config_path, load_config, with_overrides
+from agents.config import ConfigError, RunConfig, config_path, load_config, served_by, with_overrides
 from agents.models import DEFAULT_MODEL, ModelError
 from agents.policy import load_policy
 from agents.summary import summarize
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--envs-per-worker", type=int, help="override rollout.envs_per_worker")
     parser.add_argument("--seed", type=int, default=0, help="task and sampling seed")
     parser.add_argument("--ray-address", help="join this Ray cluster instead of starting one")
+    parser.add_argument("--env-server", help="play the env through its server at this URL")
     parser.add_argument("--out", type=Path, default=Path("runs/rollout"), help="run directory")
     return parser
 
@@ -49,8 +50,9 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
     """The YAML config with the CLI's overrides applied (and validated again)."""
     rollout = {"max_turns": args.max_turns, "temperature": args.temperature, "workers": args.workers,
                "envs_per_worker": args.envs_per_worker}
-    return with_overrides(load_config(args.config or config_path(args.env)), env_kwargs={"split": args.split},
-                          rollout=rollout)
+    config = with_overrides(load_config(args.config or config_path(args.env)), env_kwargs={"split": args.split},
+                            rollout=rollout)
+    return served_by(config, args.env_server)
 
 
 def main(argv: list[str] | None = None) -> int:

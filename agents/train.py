@@ -33,7 +33,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from agents.backends import HFBackend
 from agents.checkpoint import latest_checkpoint, restore_state, save_checkpoint
 from agents.collector import collect, group_requests
-from agents.config import ConfigError, RunConfig, config_path, load_config, with_overrides
+from agents.config import ConfigError, RunConfig, config_path, load_config, served_by, with_overrides
 from agents.learner import Learner
 from agents.models import DEFAULT_MODEL, ModelError
 from agents.policy import Policy, load_policy
@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["hf", "vllm"], default="hf", help="generation backend")
     p.add_argument("--workers", type=int, help="override rollout.workers")
     p.add_argument("--ray-address", help="join this Ray cluster instead of starting one")
-    p.add_argument("--env-server", help="reach the env through its HTTP server (needs RemoteEnv)")
+    p.add_argument("--env-server", help="play the env through its server (python -m servers <env>) at this URL")
     p.add_argument("--seed", type=int, default=0, help="seed for tasks, sampling and ResRL")
     p.add_argument("--out", type=Path, default=Path("runs/train"), help="run directory")
     p.add_argument("--resume", type=Path, help="continue the run in this directory")
@@ -157,9 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # ours are the ones to watch
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        if args.env_server:
-            raise ConfigError("--env-server needs RemoteEnv and the env servers, which are not built yet")
         config, run = resolve(args)
+        config = served_by(config, args.env_server)
         import envs
 
         if config.env.id not in envs.ENTRY_POINTS:

@@ -6,7 +6,18 @@
 from envs.checker import EnvCheckError, check_env
 from envs.core import TextEnv, Transition
 from envs.registry import ENTRY_POINTS, make_env, register_envs
+from envs.remote import RemoteEnv, RemoteEnvError
 
 register_envs()
 
-__all__ = ["ENTRY_POINTS", "EnvCheckError", "TextEnv", "Transition", "check_env", "make_env", "register_envs"]
+__all__ = [
+    "ENTRY_POINTS",
+    "EnvCheckError",
+    "RemoteEnv",
+    "RemoteEnvError",
+    "TextEnv",
+    "Transition",
+    "check_env",
+    "make_env",
+    "register_envs",
+]

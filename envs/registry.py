@@ -20,10 +20,18 @@ def register_envs() -> None:
 
 
 def make_env(spec: Mapping[str, Any]) -> gymnasium.Env[Any, Any]:
-    """Build an env from a config's ``env`` section: ``{"id": ..., "kwargs": {...}}``."""
-    unknown = set(spec) - {"id", "kwargs"}
+    """Build an env from a config's ``env`` section: ``{"id": ..., "kwargs": {...}}``, or
+    ``{"id": ..., "server": URL}`` for a :class:`envs.remote.RemoteEnv` (the server's config then
+    decides the env's arguments, so ``kwargs`` must be empty)."""
+    unknown = set(spec) - {"id", "kwargs", "server"}
     if unknown or "id" not in spec:
-        raise ValueError(f"an env spec needs 'id' and optional 'kwargs'; got keys {sorted(spec)}")
+        raise ValueError(f"an env spec needs 'id' and optional 'kwargs' or 'server'; got keys {sorted(spec)}")
     if spec["id"] not in ENTRY_POINTS:
         raise ValueError(f"unknown env {spec['id']!r}; registered: {sorted(ENTRY_POINTS)}")
+    if spec.get("server"):
+        if spec.get("kwargs"):
+            raise ValueError("an env reached through a server takes its arguments from the server; drop 'kwargs'")
+        from envs.remote import RemoteEnv
+
+        return RemoteEnv(spec["server"], spec["id"])
     return gymnasium.make(spec["id"], **dict(spec.get("kwargs") or {}))

@@ -1,2 +1,2 @@
-"""FastAPI services: an app factory serving any registered env, and the code sandbox. Not built yet
-(see README)."""
+"""FastAPI services: ``env_server.create_app`` serves any registered env over HTTP
+(``python -m servers <env> --port N``). The code sandbox comes later (see README)."""

@@ -1,0 +1,161 @@
+"""The env server over real sockets (uvicorn on an ephemeral loopback port), and RemoteEnv against it."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import gymnasium
+import httpx
+import pytest
+import uvicorn
+
+import envs
+from envs import RemoteEnv, check_env
+from servers.env_server import Limits, create_app
+
+ENV_ID = "resrl/ALFWorld-v0"
+KWARGS = {"source": "generated", "split": "train", "num_generated": 24, "expert_plan": True}
+
+pytestmark = pytest.mark.slow
+
+
+class Running:
+    """A uvicorn server in a thread, on a port the OS picked."""
+
+    def __init__(self, limits: Limits) -> None:
+        app = create_app([ENV_ID], env_kwargs={ENV_ID: KWARGS}, limits=limits)
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Running]:
+    running = Running(Limits(max_sessions=8, max_body_bytes=1_000_000))
+    yield running
+    running.stop()
+
+
+@pytest.fixture()
+def client(server: Running) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        yield http
+
+
+def test_health_and_schema(client: httpx.Client) -> None:
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["env_ids"] == [ENV_ID] and health["capacity"] == 8
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/health", "/sessions", "/sessions/{session_id}/step", "/sessions/{session_id}"} <= set(paths)
+
+
+def play(env: gymnasium.Env[str, str], seed: int) -> list[tuple[Any, ...]]:
+    observation, info = env.reset(seed=seed)
+    trace: list[tuple[Any, ...]] = [(observation, info["task_id"])]
+    for action in [*info["expert_plan"], "dance wildly"][:6]:
+        observation, reward, terminated, truncated, info = env.step(action)
+        trace.append((observation, reward, terminated, truncated, info["invalid_action"], info["available_actions"]))
+        if terminated or truncated:
+            break
+    return trace
+
+
+def test_a_remote_episode_equals_the_local_one(server: Running) -> None:
+    local = envs.make_env({"id": ENV_ID, "kwargs": KWARGS})
+    remote = RemoteEnv(server.url, ENV_ID)
+    try:
+        for seed in (0, 5):
+            assert play(remote, seed) == play(local, seed)
+    finally:
+        remote.close()
+        local.close()
+
+
+def test_remote_env_passes_the_checker(server: Running) -> None:
+    remote = RemoteEnv(server.url, ENV_ID)
+    check_env(remote, seeds=(0, 1, 2))
+    assert httpx.get(f"{server.url}/health").json()["sessions"] == 0  # close() ended the session
+
+
+def test_parallel_sessions_match_serial_ones(server: Running) -> None:
+    def run(seed: int) -> list[tuple[Any, ...]]:
+        env = RemoteEnv(server.url, ENV_ID)
+        try:
+            return play(env, seed)
+        finally:
+            env.close()
+
+    serial = [run(seed) for seed in range(6)]
+    with ThreadPoolExecutor(6) as pool:
+        assert list(pool.map(run, range(6))) == serial
+
+
+def test_error_paths_answer_with_structured_errors(client: httpx.Client) -> None:
+    assert client.post("/sessions/nope/step", json={"action": "look"}).json()["error"] == "unknown_session"
+    assert client.post("/sessions", json={"env_id": "resrl/Nope-v0"}).status_code == 404
+    assert client.post("/sessions", content=b"{not json", headers={"content-type": "application/json"}
+                       ).status_code == 422
+    assert client.post("/sessions", json={"env_id": 5}).status_code == 422
+    assert client.post("/sessions", json={"env_id": ENV_ID, "surprise": 1}).status_code == 422
+    assert client.post("/sessions", content=b"\xff\xfe\xfa", headers={"content-type": "application/json"}
+                       ).status_code in {400, 422}
+    big = client.post("/sessions", content=b"x" * 10_000_000, headers={"content-type": "application/json"})
+    assert big.status_code == 413 and big.json()["error"] == "too_large"
+
+    created = client.post("/sessions", json={"env_id": ENV_ID, "seed": 1}).json()
+    session = created["session_id"]
+    too_long = client.post(f"/sessions/{session}/step", json={"action": "x" * 200_000})
+    assert too_long.status_code == 422
+    odd = client.post(f"/sessions/{session}/step", json={"action": None}).json()
+    assert odd["info"]["invalid_action"] is True  # the env judged it, as in process
+    assert client.delete(f"/sessions/{session}").status_code == 204
+    assert client.delete(f"/sessions/{session}").status_code == 204  # idempotent
+    assert client.post(f"/sessions/{session}/step", json={"action": "look"}).status_code == 404
+    assert client.get("/health").json()["sessions"] == 0
+    assert "env_steps" in client.get("/metrics").text
+
+
+def test_a_finished_episode_needs_a_reset(server: Running) -> None:
+    remote = RemoteEnv(server.url, ENV_ID)
+    try:
+        _, info = remote.reset(seed=2)
+        for action in info["expert_plan"]:
+            *_, terminated, _, _ = remote.step(action)
+        assert terminated
+        with pytest.raises(gymnasium.error.ResetNeeded):
+            remote.step("look")
+    finally:
+        remote.close()
+
+
+def test_capacity_flood_and_idle_expiry() -> None:
+    running = Running(Limits(max_sessions=3, idle_timeout_s=4.0, reap_interval_s=0.2))
+    try:
+        with httpx.Client(base_url=running.url, timeout=60) as http:
+            answers = [http.post("/sessions", json={"env_id": ENV_ID, "seed": i}) for i in range(10)]
+            assert [a.status_code for a in answers] == [200] * 3 + [503] * 7
+            assert answers[-1].json()["error"] == "capacity"
+            assert http.get("/health").json()["sessions"] == 3
+            time.sleep(5.0)  # nobody touches them: the reaper closes them
+            assert http.get("/health").json()["sessions"] == 0
+            session = answers[0].json()["session_id"]
+            assert http.post(f"/sessions/{session}/step", json={"action": "look"}).status_code == 404
+            assert http.post("/sessions", json={"env_id": ENV_ID, "seed": 0}).status_code == 200
+    finally:
+        running.stop()
