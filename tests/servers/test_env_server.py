@@ -27,8 +27,8 @@ pytestmark = pytest.mark.slow
 class Running:
     """A uvicorn server in a thread, on a port the OS picked."""
 
-    def __init__(self, limits: Limits) -> None:
-        app = create_app([ENV_ID], env_kwargs={ENV_ID: KWARGS}, limits=limits)
+    def __init__(self, limits: Limits, kwargs: dict[str, Any] = KWARGS) -> None:
+        app = create_app([ENV_ID], env_kwargs={ENV_ID: kwargs}, limits=limits)
         self.socket = socket.socket()
         self.socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
@@ -157,5 +157,28 @@ def test_capacity_flood_and_idle_expiry() -> None:
             session = answers[0].json()["session_id"]
             assert http.post(f"/sessions/{session}/step", json={"action": "look"}).status_code == 404
             assert http.post("/sessions", json={"env_id": ENV_ID, "seed": 0}).status_code == 200
+    finally:
+        running.stop()
+
+
+def test_a_failing_env_is_reported_and_the_server_keeps_serving() -> None:
+    running = Running(Limits(), kwargs={"source": "files", "data_path": "/nonexistent/json_2.1.1"})
+    try:
+        with httpx.Client(base_url=running.url, timeout=60) as http:
+            failed = http.post("/sessions", json={"env_id": ENV_ID, "seed": 0})
+            assert failed.status_code == 500 and failed.json()["error"] == "env_error"
+            assert "DataError" in failed.json()["detail"]
+            assert http.get("/health").json() == {**http.get("/health").json(), "status": "ok", "sessions": 0}
+    finally:
+        running.stop()
+
+
+def test_a_slow_env_times_out_and_its_session_closes() -> None:
+    running = Running(Limits(step_timeout_s=0.001))
+    try:
+        with httpx.Client(base_url=running.url, timeout=60) as http:
+            slow = http.post("/sessions", json={"env_id": ENV_ID, "seed": 0})
+            assert slow.status_code == 504 and slow.json()["error"] == "timeout"
+            assert http.get("/health").json()["sessions"] == 0
     finally:
         running.stop()

@@ -1,0 +1,82 @@
+"""``python -m servers <env>`` as a real process, and training through it with ``--env-server``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from agents.trajectory import read_trajectories
+from tests.agents.conftest import GENERATED_ALFWORLD, default_model_dir, tiny_model_dir, tokenizer
+
+__all__ = ["default_model_dir", "tiny_model_dir", "tokenizer"]  # the model fixtures, shared with tests/agents
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("server") / "alfworld.yaml"
+    path.write_text(yaml.safe_dump({
+        "env": GENERATED_ALFWORLD,
+        "rollout": {"max_new_tokens": 8, "max_turns": 2, "workers": 1, "envs_per_worker": 4, "worker_cpus": 0},
+        "train": {"iterations": 1, "tasks_per_iter": 2, "group_size": 2, "mini_batch_size": 4, "rank": 4},
+    }))
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(config_file: Path) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "servers", "alfworld", "--config", str(config_file),
+                                "--port", str(port)], cwd=REPO, env=os.environ)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None and time.monotonic() < deadline, "the server did not come up"
+        time.sleep(0.2)
+    yield url
+    process.terminate()
+    # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells how it ended
+    assert process.wait(timeout=60) in {0, -signal.SIGTERM}
+
+
+def test_training_through_the_env_server(server: str, config_file: Path, tiny_model_dir: Path,
+                                         tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "agents.train", "--config", str(config_file), "--model", str(tiny_model_dir),
+         "--env-server", server, "--out", str(tmp_path / "run")],
+        cwd=REPO, capture_output=True, text=True, timeout=900, env=os.environ,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    records = list(read_trajectories(tmp_path / "run" / "trajectories" / "iter-000001.jsonl.gz"))
+    assert len(records) == 4 and all(r.task_info["data_source"] == "generated" for r in records)
+    assert "env_steps_total" in httpx.get(f"{server}/metrics").text
+    assert httpx.get(f"{server}/health").json()["sessions"] == 0  # the workers closed their sessions
+
+
+def test_a_bad_server_config_is_one_message(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "servers", "nosuchenv"], cwd=REPO, capture_output=True, text=True,
+                          timeout=120, env=os.environ)
+    assert done.returncode == 2 and "no config for env 'nosuchenv'" in done.stderr
