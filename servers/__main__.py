@@ -15,6 +15,8 @@ import uvicorn
 from agents.config import ConfigError, config_path, load_config
 from servers.env_server import Limits, create_app
 
+GRACEFUL_SHUTDOWN_S = 30  # sessions get this long to finish on SIGTERM (compose's stop_grace_period is longer)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m servers", description=__doc__.split("\n\n")[0])
@@ -34,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_graceful_shutdown=30)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
     return 0
 
 

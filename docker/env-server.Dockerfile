@@ -1,0 +1,17 @@
+# An env server image: `python -m servers <family>`; the family is the compose service's command.
+FROM python:3.11-slim
+RUN apt-get update && apt-get install -y --no-install-recommends build-essential cmake git \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+# The CPU build of torch first (the project depends on it; the CUDA build is GBs for nothing here).
+RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+COPY pyproject.toml README.md ./
+COPY envs envs
+COPY agents agents
+COPY resrl resrl
+COPY servers servers
+COPY configs configs
+RUN pip install --no-cache-dir ".[alfworld,server]"
+RUN useradd --create-home --uid 10001 envs && mkdir -p /cache && chown envs /cache
+USER envs
+ENV RESRL_GYM_CACHE=/cache PYTHONUNBUFFERED=1
