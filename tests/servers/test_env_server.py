@@ -29,7 +29,7 @@ class Running:
 
     def __init__(self, limits: Limits, kwargs: dict[str, Any] = KWARGS) -> None:
         app = create_app([ENV_ID], env_kwargs={ENV_ID: kwargs}, limits=limits)
-        self.socket = socket.socket()
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # gets TCP_NODELAY
         self.socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
         self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))

@@ -3,10 +3,10 @@
 Workload: generated ALFWorld games; each of N sessions (1, 8, 64) is driven by its own client
 thread that steps with admissible actions drawn by a seeded RNG (resetting when an episode
 ends) for ``--seconds``. In process, the same threads step local envs; through the server, they
-step ``RemoteEnv``s against a uvicorn server on loopback. Printed: p50/p99 step latency, steps/s,
-and the server's added p50 latency. Ratios are server / in-process.
+step ``RemoteEnv``s against ``python -m servers alfworld`` (its own process) on loopback.
+Printed: p50/p99 step latency, steps/s, and the server's added p50 latency. Ratios are server / in-process.
 
-    python benchmarks/servers.py [--seconds 8] [--sessions 1 8 64]
+    python benchmarks/env_server.py [--seconds 8] [--sessions 1 8 64]
 """
 
 from __future__ import annotations
@@ -15,15 +15,19 @@ import argparse
 import random
 import socket
 import statistics
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-import uvicorn
+import httpx
+import yaml
 
 import envs
-from servers.env_server import Limits, create_app
 
 ENV_ID = "resrl/ALFWorld-v0"
 KWARGS = {"source": "generated", "split": "train", "num_generated": 64}
@@ -71,27 +75,41 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 8, 64])
     args = parser.parse_args(argv)
 
-    app = create_app([ENV_ID], env_kwargs={ENV_ID: KWARGS}, limits=Limits(max_sessions=max(args.sessions)))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "alfworld.yaml"
+        config.write_text(yaml.safe_dump({"env": {"id": ENV_ID, "kwargs": KWARGS}}))
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = subprocess.Popen([sys.executable, "-m", "servers", "alfworld", "--config", str(config), "--port",
+                                   str(port), "--max-sessions", str(max(args.sessions))], stderr=subprocess.DEVNULL)
+        try:
+            run(f"http://127.0.0.1:{port}", args.sessions, args.seconds)
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+
+
+def run(url: str, levels: list[int], seconds: float) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(f"{url}/health", timeout=1)
+            break
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the env server did not start") from None
+            time.sleep(0.2)
     envs.make_env({"id": ENV_ID, "kwargs": KWARGS}).close()  # games generated and cached before timing
 
     print(f"{'sessions':>8} | {'in-process p50/p99 ms':>22} {'steps/s':>8} | {'server p50/p99 ms':>18} "
           f"{'steps/s':>8} | added p50 ms | throughput ratio")
-    for sessions in args.sessions:
-        local, local_rate = drive(lambda: envs.make_env({"id": ENV_ID, "kwargs": KWARGS}), sessions, args.seconds)
-        remote, remote_rate = drive(lambda: envs.RemoteEnv(url, ENV_ID), sessions, args.seconds)
+    for sessions in levels:
+        local, local_rate = drive(lambda: envs.make_env({"id": ENV_ID, "kwargs": KWARGS}), sessions, seconds)
+        remote, remote_rate = drive(lambda: envs.RemoteEnv(url, ENV_ID), sessions, seconds)
         print(f"{sessions:>8} | {percentile(local, 50):>10.2f} / {percentile(local, 99):>9.2f} {local_rate:>8.1f} | "
               f"{percentile(remote, 50):>7.2f} / {percentile(remote, 99):>8.2f} {remote_rate:>8.1f} | "
               f"{percentile(remote, 50) - percentile(local, 50):>12.2f} | {remote_rate / local_rate:>7.2f}x")
-    server.should_exit = True
-    thread.join(timeout=30)
 
 
 if __name__ == "__main__":
