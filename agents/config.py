@@ -153,9 +153,16 @@ def with_overrides(config: RunConfig, *, env_kwargs: dict[str, Any], **sections:
 
 
 def served_by(config: RunConfig, url: str | None) -> RunConfig:
-    """``config`` playing its env through the server at ``url`` (the server owns the env's arguments)."""
+    """``config`` playing its env through the server at ``url`` (the server owns the env's arguments);
+    the server must be up and serve the env."""
     if not url:
         return config
+    from envs.remote import RemoteEnv, RemoteEnvError
+
+    try:
+        RemoteEnv.check_server(url, config.env.id)
+    except RemoteEnvError as error:
+        raise ConfigError(str(error)) from error
     return config.model_copy(update={"env": EnvSpec(id=config.env.id, server=url)})
 
 

@@ -64,6 +64,12 @@ class UpdateResult:
     optimizer_steps: int
     weights: list[list[float]]  # per trajectory, aligned with its token_ids (0 off agent tokens)
 
+    @classmethod
+    def nothing(cls) -> UpdateResult:
+        """No trajectory to learn from (every episode failed before the agent spoke)."""
+        nan = math.nan
+        return cls(nan, nan, nan, nan, nan, nan, nan, nan, 0, [])
+
 
 class Learner:
     """Owns the trainable model and its optimizer."""
@@ -92,6 +98,8 @@ class Learner:
         self, trajectories: Sequence[Trajectory], iteration: int, on_step: Callable[[int, int], None] | None = None
     ) -> UpdateResult:
         """One update on ``trajectories`` (whole groups). ``on_step(done, total)`` follows optimizer steps."""
+        if not trajectories:
+            return UpdateResult.nothing()
         config = self.config
         batch = Batch.from_trajectories(trajectories, self.pad_token_id)
         group_ids = _group_ids(trajectories)

@@ -252,8 +252,11 @@ def run_iteration(iteration: int, config: RunConfig, policy: Policy, learner: Le
     result = collect(requests, pool=pool, backend=policy.backend, chat=policy.chat, env_id=config.env.id,
                      config=config.rollout, seed=seed + iteration, iteration=iteration, on_turn=on_turn)
     progress.remove_task(episodes)
-    sizes = Counter(t.group_id for t in result.trajectories)
-    complete = [t for t in result.trajectories if sizes[t.group_id] > 1]  # a lone sample has no advantage
+    # Episodes the agent never spoke in (an env error at reset) teach nothing; a lone sample of a
+    # group (its siblings lost) has no advantage.
+    usable = [t for t in result.trajectories if any(t.agent_mask)]
+    sizes = Counter(t.group_id for t in usable)
+    complete = [t for t in usable if sizes[t.group_id] > 1]
     tick = time.perf_counter()
     steps = progress.add_task(f"iteration {iteration}: update", total=None)
     update = learner.update(complete, iteration, lambda done, total: progress.update(steps, completed=done,
@@ -287,6 +290,7 @@ def run_iteration(iteration: int, config: RunConfig, policy: Policy, learner: Le
         "update_s": update_s,
         "episodes": float(len(result.trajectories)),
         "lost_episodes": float(len(result.lost)),
+        "env_errors": float(sum(t.end_reason == "env_error" for t in result.trajectories)),
     }
 
 

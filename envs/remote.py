@@ -32,6 +32,17 @@ class RemoteEnv(gymnasium.Env[str, str]):
                                     transport=httpx.HTTPTransport(retries=retries))
         self._session: str | None = None
 
+    @staticmethod
+    def check_server(base_url: str, env_id: str, *, timeout_s: float = 10.0) -> None:
+        """Raise :class:`RemoteEnvError` unless a server at ``base_url`` is up and serves ``env_id``."""
+        try:
+            health = httpx.get(f"{base_url.rstrip('/')}/health", timeout=timeout_s).json()
+        except (httpx.HTTPError, ValueError) as error:
+            raise RemoteEnvError(f"no env server answers at {base_url} ({error}); start one with "
+                                 "`python -m servers <env> --port N`") from error
+        if env_id not in health.get("env_ids", []):
+            raise RemoteEnvError(f"the env server at {base_url} serves {health.get('env_ids')}, not {env_id!r}")
+
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
         self._close_session()

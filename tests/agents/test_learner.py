@@ -116,3 +116,9 @@ def test_tied_rewards_skip_the_passes_but_not_the_optimizer(tokenizer: Any) -> N
     assert result.grad_norm == 0 and result.loss == 0 and result.optimizer_steps == 1
     for old, new in zip(before, setting.backend.model.parameters(), strict=True):
         assert torch.allclose(new, old * (1 - 1e-2 * 0.1), atol=1e-7)  # AdamW's decoupled decay, nothing else
+
+
+def test_nothing_to_learn_from_is_not_an_error(tokenizer: Any) -> None:
+    setting = Setting(tokenizer)
+    result = learner(setting, tokenizer).update([], 0)
+    assert result.optimizer_steps == 0 and result.weights == [] and torch.isnan(torch.tensor(result.loss))

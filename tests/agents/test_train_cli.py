@@ -91,7 +91,8 @@ def test_bad_configuration_is_one_clear_message(config_file: Path, tiny_model_di
         ("--config", str(config_file), "--model", str(tmp_path / "absent")): "does not exist",
         ("--config", str(config_file), "--model", str(tiny_model_dir), "--group-size", "1"): "train.group_size",
         ("--resume", str(tmp_path)): "not a run directory",
-        ("--env-server", "http://localhost:1"): "not built yet",
+        ("--config", str(config_file), "--model", str(tiny_model_dir), "--env-server", "http://127.0.0.1:9"):
+            "no env server answers at http://127.0.0.1:9",
     }
     for args, message in cases.items():
         done = train(*args, "--out", str(tmp_path / "run"))
