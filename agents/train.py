@@ -115,7 +115,7 @@ def resolve(args: argparse.Namespace) -> tuple[RunConfig, dict[str, Any]]:
             else None
         if saved is None:
             raise ConfigError(f"{args.resume} is not a run directory (no config.yaml)")
-        run = saved.pop("run")
+        run = saved.pop("run") | {"out": str(args.resume)}  # the run may have been moved or copied
         config = RunConfig.model_validate(saved)
         return with_overrides(config, env_kwargs={}, train={"iterations": args.iterations}), run
     config = load_config(args.config or config_path(args.env))

@@ -122,6 +122,8 @@ def test_ctrl_c_saves_and_the_run_resumes(config_file: Path, tiny_model_dir: Pat
     assert 1 <= stopped < 6
     assert (run / "checkpoints" / "latest").read_text() == f"iter-{stopped:06d}"
     assert len(metrics(run)) == stopped
-    resumed = train("--resume", str(run), "--iterations", str(stopped + 1))
+    moved = run.rename(tmp_path / "moved")  # a run directory can be moved (or copied) and resumed there
+    resumed = train("--resume", str(moved), "--iterations", str(stopped + 1))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert [row["iteration"] for row in metrics(run)] == list(range(1, stopped + 2))
+    assert [row["iteration"] for row in metrics(moved)] == list(range(1, stopped + 2))
+    assert (moved / "checkpoints" / "latest").read_text() == f"iter-{stopped + 1:06d}"
