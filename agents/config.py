@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 
 class RolloutConfig(BaseModel):
@@ -98,6 +98,15 @@ class EnvSpec(BaseModel):
     id: str = Field(description="A registered env id, e.g. resrl/ALFWorld-v0.")
     kwargs: dict[str, Any] = Field(default_factory=dict, description="Arguments of the env's constructor.")
     server: str | None = Field(None, description="URL of an env server to play through (RemoteEnv) instead.")
+
+    @field_validator("id")
+    @classmethod
+    def _registered(cls, env_id: str) -> str:
+        import envs
+
+        if env_id not in envs.ENTRY_POINTS:
+            raise ValueError(f"unknown env id {env_id!r}; registered: {', '.join(envs.ENTRY_POINTS)}")
+        return env_id
 
 
 class RunConfig(BaseModel):

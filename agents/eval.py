@@ -87,10 +87,6 @@ def main(argv: list[str] | None = None) -> int:
         config = with_overrides(load_config(args.config or config_path(args.env)), env_kwargs={"split": args.split},
                                 rollout={"temperature": args.temperature, "max_turns": args.max_turns,
                                          "workers": args.workers})
-        import envs
-
-        if config.env.id not in envs.ENTRY_POINTS:
-            raise ConfigError(f"unknown env id {config.env.id!r}; registered: {', '.join(envs.ENTRY_POINTS)}")
         policy = load_policy(args.model, config.env.id, backend=args.backend)
     except (ConfigError, ModelError, ValueError) as error:
         console.print(f"[red]error:[/red] {error}", soft_wrap=True)

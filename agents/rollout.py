@@ -64,10 +64,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         config = resolve_config(args)
-        import envs
-
-        if config.env.id not in envs.ENTRY_POINTS:
-            raise ConfigError(f"unknown env id {config.env.id!r}; registered: {', '.join(envs.ENTRY_POINTS)}")
         policy = load_policy(args.model, config.env.id, backend=args.backend)
     except (ConfigError, ModelError, ValueError) as error:
         console.print(f"[red]error:[/red] {error}", soft_wrap=True)

@@ -159,10 +159,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config, run = resolve(args)
         config = served_by(config, args.env_server)
-        import envs
-
-        if config.env.id not in envs.ENTRY_POINTS:
-            raise ConfigError(f"unknown env id {config.env.id!r}; registered: {', '.join(envs.ENTRY_POINTS)}")
         if config.train.lora.enabled and run["backend"] == "vllm":
             raise ConfigError("LoRA with the vllm backend is not supported yet; use full fine-tuning or --backend hf")
         out = Path(run["out"])
