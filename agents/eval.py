@@ -27,7 +27,7 @@ from agents.episode import EpisodeRequest
 from agents.models import DEFAULT_MODEL, ModelError
 from agents.policy import load_policy
 from agents.trajectory import Trajectory, trajectory_file, write_trajectories
-from agents.workers import WorkerPool, start_ray
+from agents.workers import start_pool
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,9 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     rollout = config.rollout
     requests = [EpisodeRequest(f"task{task:05d}", sample, args.seed + task, options={"task_index": task})
                 for task in range(args.tasks) for sample in range(args.samples)]
-    start_ray(address=args.ray_address, object_store_mb=rollout.object_store_mb)
-    pool = WorkerPool(config.env.model_dump(), num_workers=rollout.workers, slots_per_worker=rollout.envs_per_worker,
-                      worker_cpus=rollout.worker_cpus, timeout_s=rollout.call_timeout_s)
+    pool = start_pool(config.env, rollout, ray_address=args.ray_address)
     try:
         with console.status("evaluating") as status:
             result = collect(requests, pool=pool, backend=policy.backend, chat=policy.chat, env_id=config.env.id,

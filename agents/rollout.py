@@ -23,7 +23,7 @@ from agents.models import DEFAULT_MODEL, ModelError
 from agents.policy import load_policy
 from agents.summary import summarize
 from agents.trajectory import trajectory_file, write_trajectories
-from agents.workers import WorkerPool, start_ray
+from agents.workers import start_pool
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,14 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]error:[/red] {error}", soft_wrap=True)
         return 2
     rollout = config.rollout
-    start_ray(address=args.ray_address, object_store_mb=rollout.object_store_mb)
-    pool = WorkerPool(
-        config.env.model_dump(),
-        num_workers=rollout.workers,
-        slots_per_worker=rollout.envs_per_worker,
-        worker_cpus=rollout.worker_cpus,
-        timeout_s=rollout.call_timeout_s,
-    )
+    pool = start_pool(config.env, rollout, ray_address=args.ray_address)
     try:
         with console.status("collecting trajectories") as status:
             result = collect(

@@ -39,7 +39,7 @@ from agents.models import DEFAULT_MODEL, ModelError
 from agents.policy import Policy, load_policy
 from agents.summary import summarize
 from agents.trajectory import trajectory_file, write_trajectories
-from agents.workers import WorkerPool, start_ray
+from agents.workers import WorkerPool, start_pool
 
 COLUMNS = {  # metric → (header, format)
     "iteration": ("iter", "{:>4.0f}"),
@@ -192,9 +192,7 @@ def train(config: RunConfig, run: dict[str, Any], policy: Policy, checkpoint: Pa
 
     writer = SummaryWriter(str(out / "tb"))
     rollout = config.rollout
-    start_ray(address=ray_address, object_store_mb=rollout.object_store_mb)
-    pool = WorkerPool(config.env.model_dump(), num_workers=rollout.workers, slots_per_worker=rollout.envs_per_worker,
-                      worker_cpus=rollout.worker_cpus, timeout_s=rollout.call_timeout_s)
+    pool = start_pool(config.env, rollout, ray_address=ray_address)
     stop = StopFlag()
     last_saved = completed = start - 1
     console.print(f"training {run['model']} with {config.train.algo} on {config.env.id}: "

@@ -19,6 +19,8 @@ from typing import Any, Literal
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError
 
+from agents.config import EnvSpec, RolloutConfig
+
 logger = logging.getLogger(__name__)
 
 
@@ -188,3 +190,10 @@ class WorkerPool:
                 f"{len(actors)} env workers needing {worker_cpus} CPU each did not start within {self.timeout_s:.0f} s "
                 f"(the cluster has {total:g} CPUs): use fewer workers or lower worker_cpus"
             ) from error
+
+
+def start_pool(env: EnvSpec, rollout: RolloutConfig, *, ray_address: str | None = None) -> WorkerPool:
+    """Start (or join) Ray and the env workers a run config asks for."""
+    start_ray(address=ray_address, object_store_mb=rollout.object_store_mb)
+    return WorkerPool(env.model_dump(), num_workers=rollout.workers, slots_per_worker=rollout.envs_per_worker,
+                      worker_cpus=rollout.worker_cpus, timeout_s=rollout.call_timeout_s)
