@@ -19,17 +19,17 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import gymnasium
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 import envs
+from servers.http import ErrorBody, ServerError, add_error_handling
 
 logger = logging.getLogger(__name__)
 VERSION = "0.1.0"
@@ -83,19 +83,6 @@ class Health(_Model):
     sessions: int
     capacity: int
     version: str
-
-
-class ErrorBody(_Model):
-    error: str
-    detail: str
-
-
-class ServerError(Exception):
-    """An error the client sees as ``{"error", "detail"}`` with ``status``."""
-
-    def __init__(self, status: int, error: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.error, self.detail = status, error, detail
 
 
 @dataclass
@@ -185,20 +172,8 @@ def create_app(
 
     app = FastAPI(title="ResRL-Gym env server", version=VERSION, lifespan=lifespan)
 
-    @app.exception_handler(ServerError)
-    async def server_error(_request: Request, error: ServerError) -> JSONResponse:
-        metrics.errors.labels(error.error).inc()
-        return JSONResponse(ErrorBody(error=error.error, detail=error.detail).model_dump(), status_code=error.status)
-
-    @app.middleware("http")
-    async def body_limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        length = request.headers.get("content-length")
-        body = await request.body() if length is None or not length.isdigit() else b""
-        if int(length or len(body)) > limits.max_body_bytes:
-            metrics.errors.labels("too_large").inc()
-            detail = f"request body over {limits.max_body_bytes} bytes"
-            return JSONResponse(ErrorBody(error="too_large", detail=detail).model_dump(), status_code=413)
-        return await call_next(request)
+    add_error_handling(app, max_body_bytes=limits.max_body_bytes,
+                       count_error=lambda error: metrics.errors.labels(error).inc())
 
     @app.get("/health")
     async def health() -> Health:

@@ -1,0 +1,37 @@
+"""``python -m servers.sandbox --port 8010``: the code sandbox service (needs root; see ``isolation``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import uvicorn
+
+from servers.sandbox.app import ServiceLimits, create_app
+from servers.sandbox.executor import DEFAULT_BASE_UID, Sandbox
+from servers.sandbox.isolation import IsolationError
+
+DEFAULT_PORT = 8010
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m servers.sandbox", description=__doc__.split(":")[0])
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 in containers)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--concurrency", type=int, default=2, help="programs run at once (one user id each)")
+    parser.add_argument("--max-queue", type=int, default=ServiceLimits().max_queue)
+    parser.add_argument("--base-uid", type=int, default=DEFAULT_BASE_UID, help="first of the sandbox's user ids")
+    parser.add_argument("--python", help="interpreter for programs (default: /usr/bin/python3)")
+    args = parser.parse_args(argv)
+    try:
+        sandbox = Sandbox(max_concurrency=args.concurrency, python=args.python, base_uid=args.base_uid)
+    except (IsolationError, ValueError) as error:
+        print(f"error: the sandbox cannot isolate programs here, so it will not start: {error}", file=sys.stderr)
+        return 2
+    app = create_app(sandbox, ServiceLimits(max_queue=args.max_queue))
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
