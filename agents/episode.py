@@ -8,7 +8,7 @@ from typing import Any
 from agents.backends.base import Generation
 from agents.chat import ChatFormat
 from agents.config import RolloutConfig
-from agents.prompts import format_observation, parse_action
+from agents.prompts import format_observation, read_action
 from agents.trajectory import Compaction, EndReason, Trajectory, TurnRecord
 
 _SHORTENED = " …[shortened]"
@@ -97,7 +97,7 @@ class Episode:
         """Record the backend's reply and return the action to send to the env."""
         self._segments.append(_AgentSegment(list(generation.token_ids), list(generation.logprobs)))
         reply = self.chat.decode(generation.token_ids)
-        parsed = parse_action(reply, self._available)
+        parsed = read_action(self.env_id, reply, self._available)
         self._parse_problem = parsed.reason
         self._turns.append(
             {

@@ -18,7 +18,11 @@ coffeemachine 1", "open fridge 1", "heat mug 1 with microwave 1", "use desklamp 
 {_ACTION_SYNTAX}
 For example:
 Action: go to countertop 1""",
+    "code": """You are an expert Python programmer. Each turn you get a function to write, or the test \
+output of your last attempt. Reply with the complete function (imports included) in one ```python block.""",
 }
+# Families whose action is the whole reply (the env reads the code or calls out of it itself).
+WHOLE_REPLY_FAMILIES = frozenset({"code"})
 GENERIC_SYSTEM_PROMPT = f"""You are an agent in a text environment. Each turn you read an observation and \
 choose one action to complete your task.
 {_ACTION_SYNTAX}"""
@@ -51,6 +55,13 @@ def format_observation(observation: str, available_actions: Sequence[str] | None
     if not show_actions or not available_actions:
         return observation
     return f"{observation}\n\nAvailable actions: {'; '.join(available_actions)}"
+
+
+def read_action(env_id: str, reply: str, available_actions: Sequence[str] | None = None) -> ParsedAction:
+    """The action for ``env_id``: the whole reply where the env reads it itself, else :func:`parse_action`."""
+    if family(env_id) in WHOLE_REPLY_FAMILIES:
+        return ParsedAction(reply, True) if reply.strip() else ParsedAction("", False, "empty reply")
+    return parse_action(reply, available_actions)
 
 
 def parse_action(reply: str, available_actions: Sequence[str] | None = None) -> ParsedAction:

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import argparse
 import random
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -24,10 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 
 import envs
+from servers.local import local_service
 
 ENV_ID = "resrl/ALFWorld-v0"
 KWARGS = {"source": "generated", "split": "train", "num_generated": 64}
@@ -78,28 +76,12 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "alfworld.yaml"
         config.write_text(yaml.safe_dump({"env": {"id": ENV_ID, "kwargs": KWARGS}}))
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        server = subprocess.Popen([sys.executable, "-m", "servers", "alfworld", "--config", str(config), "--port",
-                                   str(port), "--max-sessions", str(max(args.sessions))], stderr=subprocess.DEVNULL)
-        try:
-            run(f"http://127.0.0.1:{port}", args.sessions, args.seconds)
-        finally:
-            server.terminate()
-            server.wait(timeout=60)
+        with local_service("servers", "alfworld", "--config", str(config), "--max-sessions",
+                           str(max(args.sessions)), stderr=subprocess.DEVNULL) as url:
+            run(url, args.sessions, args.seconds)
 
 
 def run(url: str, levels: list[int], seconds: float) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(f"{url}/health", timeout=1)
-            break
-        except httpx.TransportError:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the env server did not start") from None
-            time.sleep(0.2)
     envs.make_env({"id": ENV_ID, "kwargs": KWARGS}).close()  # games generated and cached before timing
 
     print(f"{'sessions':>8} | {'in-process p50/p99 ms':>22} {'steps/s':>8} | {'server p50/p99 ms':>18} "

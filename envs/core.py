@@ -10,6 +10,7 @@ base class owns what must behave the same everywhere: seeding, the step budget
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -54,6 +55,8 @@ class TextEnv(gymnasium.Env[str, str]):
 
     metadata = {"render_modes": ["ansi"]}  # noqa: RUF012 (Gymnasium's own convention)
     invalid_observation: ClassVar[str] = "Nothing happens."
+    max_action_chars: ClassVar[int] = MAX_ACTION_CHARS  # envs whose actions are programs allow more
+    strip_actions: ClassVar[bool] = True  # False where leading whitespace means something (code)
 
     def __init__(self, *, max_steps: int, render_mode: str | None = None) -> None:
         if max_steps < 1:
@@ -63,7 +66,7 @@ class TextEnv(gymnasium.Env[str, str]):
         self.max_steps = max_steps
         self.render_mode = render_mode
         self.observation_space = TextSpace()
-        self.action_space = TextSpace(MAX_ACTION_CHARS)
+        self.action_space = TextSpace(self.max_action_chars)
         self._steps = 0
         self._episode_over = True
         self._last_observation = ""
@@ -108,7 +111,7 @@ class TextEnv(gymnasium.Env[str, str]):
                 self.invalid_observation, 0.0, False, False, {"invalid_reason": problem}, invalid=True
             )
         else:
-            transition, self._available_actions = self._step_valid(action.strip())
+            transition, self._available_actions = self._step_valid(action.strip() if self.strip_actions else action)
         truncated = not transition.terminated and self._steps >= self.max_steps
         self._episode_over = transition.terminated or truncated
         self._last_observation = transition.observation
@@ -121,11 +124,29 @@ class TextEnv(gymnasium.Env[str, str]):
             return f"action must be a string, got {type(action).__name__}"
         if not action.strip():
             return "empty action"
-        if len(action) > MAX_ACTION_CHARS:
-            return f"action longer than {MAX_ACTION_CHARS} characters"
+        if len(action) > self.max_action_chars:
+            return f"action longer than {self.max_action_chars} characters"
         if self._available_actions is not None and action.strip() not in self._available_actions:
             return "not an available action"
         return None
+
+    def _choose_task(self, options: dict[str, Any], count: int, task_id: Callable[[int], str], where: str) -> int:
+        """The task ``reset(options=...)`` asks for (``task_index`` or ``task_id``), else one drawn with
+        the env's seeded generator. ``where`` names the task set in errors (e.g. the split)."""
+        unknown = set(options) - {"task_index", "task_id"}
+        if unknown:
+            raise ValueError(f"unknown reset options {sorted(unknown)}; use 'task_index' or 'task_id'")
+        if "task_id" in options:
+            found = next((index for index in range(count) if task_id(index) == options["task_id"]), None)
+            if found is None:
+                raise ValueError(f"no task {options['task_id']!r} in {where}")
+            return found
+        if "task_index" in options:
+            index = int(options["task_index"])
+            if not 0 <= index < count:
+                raise ValueError(f"task_index {index} out of range: {where} has {count} tasks")
+            return index
+        return int(self.np_random.integers(count))
 
     def render(self) -> str | None:
         return self._last_observation if self.render_mode == "ansi" else None

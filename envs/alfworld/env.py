@@ -75,7 +75,7 @@ class ALFWorldEnv(TextEnv):
         return len(self.tasks)
 
     def _reset_task(self, options: dict[str, Any]) -> tuple[str, dict[str, Any], list[str] | None]:
-        index = self._choose_task(options)
+        index = self._choose_task(options, len(self.tasks), self.tasks.task_id, f"split {self.split}")
         if self._game is None or self._game_index != index:
             self._drop_game()
             data, path = self.tasks.load(index)
@@ -109,22 +109,6 @@ class ALFWorldEnv(TextEnv):
 
     def _plan_info(self, state: Any) -> dict[str, Any]:
         return {"expert_plan": list(state["policy_commands"] or [])} if self.expert_plan else {}
-
-    def _choose_task(self, options: dict[str, Any]) -> int:
-        unknown = set(options) - {"task_index", "task_id"}
-        if unknown:
-            raise ValueError(f"unknown reset options {sorted(unknown)}; use 'task_index' or 'task_id'")
-        if "task_id" in options:
-            for index in range(len(self.tasks)):
-                if self.tasks.task_id(index) == options["task_id"]:
-                    return index
-            raise ValueError(f"no task {options['task_id']!r} in split {self.split}")
-        if "task_index" in options:
-            index = int(options["task_index"])
-            if not 0 <= index < len(self.tasks):
-                raise ValueError(f"task_index {index} out of range: split {self.split} has {len(self.tasks)} tasks")
-            return index
-        return int(self.np_random.integers(len(self.tasks)))
 
     def _drop_game(self) -> None:
         if self._game is not None:

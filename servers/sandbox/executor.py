@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import functools
 import logging
 import os
 import pwd
@@ -50,6 +51,12 @@ ENVIRONMENT = {  # the whole environment of a sandboxed program: nothing of the 
     "PYTHONIOENCODING": "utf-8",
     "PYTHONDONTWRITEBYTECODE": "1",
 }
+
+
+@functools.cache
+def shared_sandbox() -> Sandbox:
+    """One sandbox per process, for every env in it (they would otherwise each probe and hold slots)."""
+    return Sandbox()
 
 
 def default_python() -> str:
@@ -121,7 +128,8 @@ class Sandbox:
         stdout, stderr = outcome.text(1), outcome.text(2)
         status = _status(code, stderr, over_time=outcome.over_time, over_output=outcome.over_output)
         if code < 0 and not (outcome.over_time or outcome.over_output):
-            stderr += f"\n[sandbox] ended by {signal.Signals(-code).name}{_SIGNAL_REASONS.get(-code, '')}"
+            ended_by = signal.Signals(-code)
+            stderr += f"\n[sandbox] ended by {ended_by.name}{_SIGNAL_REASONS.get(ended_by, '')}"
         return ExecuteResult(status=status, exit_code=code, stdout=stdout, stderr=stderr,
                              stdout_truncated=outcome.truncated[1], stderr_truncated=outcome.truncated[2],
                              duration_ms=round(duration_ms, 3))

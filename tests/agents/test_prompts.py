@@ -1,6 +1,15 @@
 from __future__ import annotations
 
-from agents.prompts import GENERIC_SYSTEM_PROMPT, family, format_observation, parse_action, system_prompt
+import envs
+from agents.prompts import (
+    GENERIC_SYSTEM_PROMPT,
+    ParsedAction,
+    family,
+    format_observation,
+    parse_action,
+    read_action,
+    system_prompt,
+)
 
 ACTIONS = ["go to countertop 1", "go to countertop 12", "take mug 1 from countertop 1", "look"]
 
@@ -43,3 +52,13 @@ def test_family_and_prompts() -> None:
     assert format_observation("obs", ["a", "b"], show_actions=True).endswith("Available actions: a; b")
     assert format_observation("obs", ["a"], show_actions=False) == "obs"
     assert format_observation("obs", None, show_actions=True) == "obs"
+
+
+def test_code_replies_are_actions_whole() -> None:
+    reply = "Sure.\n```python\ndef f():\n    return 1\n```\nAction: nonsense"
+    assert read_action("resrl/Code-v0", reply) == ParsedAction(reply, True)
+    assert not read_action("resrl/Code-v0", "  \n").ok
+    assert read_action("resrl/ALFWorld-v0", "Action: look", ACTIONS).action == "look"
+    assert "```python" in system_prompt("resrl/Code-v0")
+    for env_id in envs.ENTRY_POINTS:  # every registered family has its own prompt
+        assert system_prompt(env_id) != GENERIC_SYSTEM_PROMPT, env_id

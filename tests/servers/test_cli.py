@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,18 +13,13 @@ import pytest
 import yaml
 
 from agents.trajectory import read_trajectories
+from servers.local import local_service
 from tests.agents.conftest import GENERATED_ALFWORLD, default_model_dir, tiny_model_dir, tokenizer
 
 __all__ = ["default_model_dir", "tiny_model_dir", "tokenizer"]  # the model fixtures, shared with tests/agents
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -43,23 +35,8 @@ def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(config_file: Path) -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "servers", "alfworld", "--config", str(config_file),
-                                "--port", str(port)], cwd=REPO, env=os.environ)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None and time.monotonic() < deadline, "the server did not come up"
-        time.sleep(0.2)
-    yield url
-    process.terminate()
-    # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells how it ended
-    assert process.wait(timeout=60) in {0, -signal.SIGTERM}
+    with local_service("servers", "alfworld", "--config", str(config_file), cwd=REPO, env=os.environ) as url:
+        yield url
 
 
 def test_training_through_the_env_server(server: str, config_file: Path, tiny_model_dir: Path,
