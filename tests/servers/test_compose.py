@@ -10,6 +10,7 @@ import yaml
 
 from agents.config import config_path, load_config
 from servers.__main__ import GRACEFUL_SHUTDOWN_S
+from servers.sandbox.__main__ import DEFAULT_PORT as SANDBOX_PORT
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -20,30 +21,44 @@ def services() -> dict[str, Any]:
     return dict(compose["services"])
 
 
+def env_servers() -> dict[str, Any]:
+    return {name: s for name, s in services().items() if s["command"][:3] == ["python", "-m", "servers"]}
+
+
 def test_every_service_runs_a_real_entry_point_on_its_published_port() -> None:
     for name, service in services().items():
         command = service["command"]
-        assert command[:3] == ["python", "-m", "servers"], name
-        family = command[3]
-        assert load_config(config_path(family)).env.id  # configs/<family>.yaml exists and is valid
+        assert command[:3] in (["python", "-m", "servers"], ["python", "-m", "servers.sandbox"]), name
         port = command[command.index("--port") + 1]
         assert command[command.index("--host") + 1] == "0.0.0.0", f"{name} must listen outside its container"
         assert f"{port}:{port}" in service["ports"], name
         health = " ".join(service["healthcheck"]["test"])
         assert re.search(rf"127\.0\.0\.1:{port}/health", health), name
-
-
-def test_images_limits_and_data_volumes() -> None:
-    for name, service in services().items():
-        dockerfile = REPO / service["build"]["dockerfile"]
-        assert dockerfile.is_file(), dockerfile
-        text = dockerfile.read_text()
-        assert "USER " in text and "torch==2.13.0" in text  # unprivileged, CPU torch
         limits = service["deploy"]["resources"]["limits"]
         assert limits["cpus"] and limits["memory"]
-        assert any(":/cache" in volume for volume in service["volumes"]), name
-        # the grace period covers the server's own graceful shutdown of its sessions
         assert int(service["stop_grace_period"].rstrip("s")) > GRACEFUL_SHUTDOWN_S
+        assert (REPO / service["build"]["dockerfile"]).is_file(), name
+    for name, service in env_servers().items():
+        assert load_config(config_path(service["command"][3])).env.id, name  # configs/<family>.yaml is valid
+
+
+def test_env_server_images_limits_and_data_volumes() -> None:
+    for name, service in env_servers().items():
+        text = (REPO / service["build"]["dockerfile"]).read_text()
+        assert "USER " in text and "torch==2.13.0" in text  # unprivileged, CPU torch
+        assert any(":/cache" in volume for volume in service["volumes"]), name
     alfworld = services()["alfworld"]
     assert any(v.endswith(":/data/alfworld:ro") for v in alfworld["volumes"])
     assert alfworld["environment"]["ALFWORLD_DATA"] == "/data/alfworld"
+
+
+def test_the_code_env_runs_programs_in_the_sandbox_service() -> None:
+    sandbox, code = services()["sandbox"], services()["code"]
+    assert sandbox["command"][sandbox["command"].index("--port") + 1] == str(SANDBOX_PORT)
+    assert code["environment"]["RESRL_SANDBOX_URL"] == f"http://sandbox:{SANDBOX_PORT}"
+    assert code["depends_on"]["sandbox"]["condition"] == "service_healthy"
+    # what isolation needs inside a container, and a cap on processes beyond the per-user one
+    assert "SYS_ADMIN" in sandbox["cap_add"] and sandbox["init"] is True
+    assert sandbox["deploy"]["resources"]["limits"]["pids"]
+    text = (REPO / sandbox["build"]["dockerfile"]).read_text()
+    assert "libseccomp2" in text and "pyseccomp" in text
