@@ -20,9 +20,15 @@ For example:
 Action: go to countertop 1""",
     "code": """You are an expert Python programmer. Each turn you get a function to write, or the test \
 output of your last attempt. Reply with the complete function (imports included) in one ```python block.""",
+    "bfcl": """You are an expert in composing functions. You are given a question and a set of possible \
+functions. Based on the question, make one or more function calls to achieve the purpose. To call \
+functions, reply with only a Python list of calls, with every argument by keyword, e.g.
+[func_name1(param=value), func_name2(param=value)]
+If none of the functions can be used, or the request lacks parameters a function requires, say so \
+in plain words instead. Function results come back to you; when the task is done, answer in plain words.""",
 }
 # Families whose action is the whole reply (the env reads the code or calls out of it itself).
-WHOLE_REPLY_FAMILIES = frozenset({"code"})
+WHOLE_REPLY_FAMILIES = frozenset({"code", "bfcl"})
 GENERIC_SYSTEM_PROMPT = f"""You are an agent in a text environment. Each turn you read an observation and \
 choose one action to complete your task.
 {_ACTION_SYNTAX}"""

@@ -1,4 +1,6 @@
-"""Environment speed: steps/s and reset time, against ALFWorld's own AlfredTWEnv in the same run.
+"""Environment speed, each env against a baseline timed in the same run.
+
+**ALFWorld**: steps/s and reset time, against ALFWorld's own AlfredTWEnv.
 
 Workload: a fixed set of games, each reset then stepped with admissible commands drawn by a
 seeded RNG (the same commands for every implementation on real games). Measured: ours on real
@@ -7,7 +9,12 @@ the textworld gym env that ``AlfredTWEnv.init_env`` builds (same wrappers, batch
 process), i.e. ALFWorld as it ships. The baseline runs first, before our env installs its
 template-parse cache (envs/alfworld/engine.py) in the process. Ratios are ours / baseline.
 
-    python benchmarks/env_step.py [--games 4] [--steps 25] [--envs 4]
+**BFCL**: every entry of a multi-turn and a single-turn category answered with its ground truth:
+reset time, steps/s, and the reward computation (end-of-turn checks, or the AST check of the one
+step), against BFCL's own checker scoring the same answers (``multi_turn_checker``, which
+re-executes every call with ``eval``; ``ast_checker`` on the decoded calls).
+
+    python benchmarks/env_step.py [--env alfworld|bfcl] [--games 4] [--steps 25] [--envs 4]
 """
 
 from __future__ import annotations
@@ -87,13 +94,21 @@ def row(name: str, reset: float, sps: float, base: tuple[float, float] | None) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", choices=["alfworld", "bfcl"], action="append", help="default: all")
     parser.add_argument("--data", default=os.environ.get("ALFWORLD_ARCHIVE", "../shared/data/alfworld/json_2.1.1.tgz"))
     parser.add_argument("--games", type=int, default=4)
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--envs", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    chosen = args.env or ["alfworld", "bfcl"]
+    if "alfworld" in chosen:
+        alfworld(args)
+    if "bfcl" in chosen:
+        bfcl()
 
+
+def alfworld(args: argparse.Namespace) -> None:
     root = find_game_root(args.data)
     assert root is not None
     real = ALFWorldEnv(data_path=args.data, split=SPLIT)
@@ -123,6 +138,66 @@ def main() -> None:
             baseline,
         )
     )
+
+
+
+def bfcl() -> None:
+    import uuid
+
+    from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_checker import multi_turn_checker
+
+    from envs.bfcl.calls import parse_calls
+    from envs.bfcl.env import BFCLEnv
+    from envs.bfcl.official import ast_checker
+
+    print(f"\n{'BFCL, ground-truth answers':<40} {'reset ms':>8} {'steps/s':>8} {'reward ms':>9} {'official ms':>11}"
+          f" {'ratio':>6}")
+    env = BFCLEnv(category="multi_turn_base", split="all")
+    reset = steps = step_time = reward_time = official_time = 0.0
+    for entry in env.entries:
+        start = time.perf_counter()
+        env.reset(options={"task_id": entry.id})
+        reset += time.perf_counter() - start
+        for calls in entry.ground_truth:
+            actions = ([f"[{', '.join(calls)}]"] if calls else []) + ["Done."]
+            for action in actions:
+                start = time.perf_counter()
+                env.step(action)
+                elapsed = time.perf_counter() - start
+                step_time += elapsed
+                steps += 1
+                reward_time += elapsed if action == "Done." else 0.0  # a turn's end runs the checks
+        record = {"id": entry.id, "initial_config": entry.initial_config, "involved_classes": entry.involved_classes}
+        start = time.perf_counter()
+        multi_turn_checker([[t] if t else [] for t in entry.ground_truth], entry.ground_truth, record, entry.category,
+                           f"bench{uuid.uuid4().hex}")
+        official_time += time.perf_counter() - start
+    n = len(env.entries)
+    name = f"BFCL-v0 multi_turn_base ({n} entries)"
+    print(f"{name:<40} {reset / n * 1000:>8.2f} {steps / step_time:>8.0f} "
+          f"{reward_time / n * 1000:>9.2f} {official_time / n * 1000:>11.2f} {official_time / reward_time:>5.2f}x")
+
+    env = BFCLEnv(category="simple_python", split="all")
+    check = ast_checker()
+    reset = step_time = official_time = 0.0
+    for entry in env.entries:
+        answer = "[" + ", ".join(f"{name}(" + ", ".join(f"{k}={v[0]!r}" for k, v in params.items() if v) + ")"
+                                 for truth in entry.ground_truth for name, params in truth.items()) + "]"
+        start = time.perf_counter()
+        env.reset(options={"task_id": entry.id})
+        reset += time.perf_counter() - start
+        start = time.perf_counter()
+        env.step(answer)
+        step_time += time.perf_counter() - start
+        decoded = [c.decoded() for c in parse_calls(answer, {f["name"] for f in entry.functions}) or []]
+        start = time.perf_counter()
+        check(entry.functions, decoded, entry.ground_truth, entry.category)
+        official_time += time.perf_counter() - start
+    n = len(env.entries)
+    name = f"BFCL-v0 simple_python ({n} entries)"
+    print(f"{name:<40} {reset / n * 1000:>8.2f} {n / step_time:>8.0f} "
+          f"{step_time / n * 1000:>9.2f} {official_time / n * 1000:>11.2f} {official_time / step_time:>5.2f}x")
+    print("ratio: official check time / ours (ours: a whole step for single-turn, turn-end checks for multi-turn)")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import gymnasium
 
 ENTRY_POINTS: dict[str, str] = {
     "resrl/ALFWorld-v0": "envs.alfworld.env:ALFWorldEnv",
+    "resrl/BFCL-v0": "envs.bfcl.env:BFCLEnv",
     "resrl/Code-v0": "envs.code.env:CodeEnv",
 }
 
