@@ -11,6 +11,7 @@ ENTRY_POINTS: dict[str, str] = {
     "resrl/ALFWorld-v0": "envs.alfworld.env:ALFWorldEnv",
     "resrl/BFCL-v0": "envs.bfcl.env:BFCLEnv",
     "resrl/Code-v0": "envs.code.env:CodeEnv",
+    "resrl/WebShop-v0": "envs.webshop.env:WebShopEnv",
 }
 
 

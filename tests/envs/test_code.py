@@ -89,7 +89,7 @@ def test_the_env_through_a_sandbox_service_gives_the_same_results(tmp_path: Path
     path.write_text(json.dumps(TOY) + "\n")
     with local_service("servers.sandbox", cwd=REPO, env=os.environ) as url:
         local, remote = (CodeEnv(problems_path=str(path), split="all", sandbox_url=u) for u in (None, url))
-        for reply in (TOY["canonical_solution"], "def double(x):\n    return x", "import os\nos.fork()"):
+        for reply in (TOY["canonical_solution"], "def double(x):\n    return x", "x = bytearray(1 << 34)"):
             outcomes = []
             for env in (local, remote):
                 env.reset(seed=0)
