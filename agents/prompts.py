@@ -20,6 +20,14 @@ For example:
 Action: go to countertop 1""",
     "code": """You are an expert Python programmer. Each turn you get a function to write, or the test \
 output of your last attempt. Reply with the complete function (imports included) in one ```python block.""",
+    "webshop": f"""You are shopping online (WebShop) for the product the instruction describes. On the \
+search page you can search; on other pages you click what the page lists in [brackets]: a product, \
+its options (choose the ones the instruction asks for), "< Prev", "Next >", "Back to Search", and \
+"Buy Now" when the product and options are right.
+Actions look like "search[blue wireless headphones]" or "click[Buy Now]".
+{_ACTION_SYNTAX}
+For example:
+Action: search[long clip-in hair extension]""",
     "bfcl": """You are an expert in composing functions. You are given a question and a set of possible \
 functions. Based on the question, make one or more function calls to achieve the purpose. To call \
 functions, reply with only a Python list of calls, with every argument by keyword, e.g.
@@ -34,7 +42,8 @@ choose one action to complete your task.
 {_ACTION_SYNTAX}"""
 
 _ACTION_LINE = re.compile(r"^\s*(?:[*>#-]\s*)*\**action\**\s*[:：]\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
-_WRAPPERS = "`'\"*[]<>."
+_QUOTES = "`'\"*."
+_ENCLOSING = ("[]", "<>")  # stripped only as a pair around the whole action (click[Buy Now] keeps its own)
 
 
 @dataclass(frozen=True)
@@ -85,7 +94,9 @@ def parse_action(reply: str, available_actions: Sequence[str] | None = None) -> 
         candidate = lines[0]
     else:
         return ParsedAction("", False, "empty reply" if not lines else "no 'Action: ...' line in a multi-line reply")
-    action = " ".join(candidate.strip().strip(_WRAPPERS).split())
+    action = " ".join(candidate.strip().strip(_QUOTES).split())
+    while action[:1] + action[-1:] in _ENCLOSING and action.count(action[0]) == 1:
+        action = action[1:-1].strip().strip(_QUOTES)
     if not action:
         return ParsedAction("", False, "the action line is empty")
     if available_actions:

@@ -14,7 +14,12 @@ reset time, steps/s, and the reward computation (end-of-turn checks, or the AST 
 step), against BFCL's own checker scoring the same answers (``multi_turn_checker``, which
 re-executes every call with ``eval``; ``ast_checker`` on the decoded calls).
 
-    python benchmarks/env_step.py [--env alfworld|bfcl] [--games 4] [--steps 25] [--envs 4]
+**WebShop**: scripted-expert episodes on the generated catalogue (steps/s, reset time); search
+latency against a brute-force scan that scores every product by shared words; and the memory of
+one more env when envs share the process's index against each env building its own (what the
+original's one-search-engine-per-worker does).
+
+    python benchmarks/env_step.py [--env alfworld|bfcl|webshop] [--games 4] [--steps 25] [--envs 4]
 """
 
 from __future__ import annotations
@@ -94,18 +99,20 @@ def row(name: str, reset: float, sps: float, base: tuple[float, float] | None) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--env", choices=["alfworld", "bfcl"], action="append", help="default: all")
+    parser.add_argument("--env", choices=["alfworld", "bfcl", "webshop"], action="append", help="default: all")
     parser.add_argument("--data", default=os.environ.get("ALFWORLD_ARCHIVE", "../shared/data/alfworld/json_2.1.1.tgz"))
     parser.add_argument("--games", type=int, default=4)
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--envs", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    chosen = args.env or ["alfworld", "bfcl"]
+    chosen = args.env or ["alfworld", "bfcl", "webshop"]
     if "alfworld" in chosen:
         alfworld(args)
     if "bfcl" in chosen:
         bfcl()
+    if "webshop" in chosen:
+        webshop()
 
 
 def alfworld(args: argparse.Namespace) -> None:
@@ -198,6 +205,64 @@ def bfcl() -> None:
     print(f"{name:<40} {reset / n * 1000:>8.2f} {n / step_time:>8.0f} "
           f"{step_time / n * 1000:>9.2f} {official_time / n * 1000:>11.2f} {official_time / step_time:>5.2f}x")
     print("ratio: official check time / ours (ours: a whole step for single-turn, turn-end checks for multi-turn)")
+
+
+
+def webshop() -> None:
+    import re
+    import statistics
+    import tracemalloc
+
+    from envs.webshop.env import WebShopEnv, expert_actions
+    from envs.webshop.search import SearchIndex
+
+    start = time.perf_counter()
+    env = WebShopEnv(split="all")
+    print(f"\nWebShop: {env.catalogue.source}; catalogue and index built in {time.perf_counter() - start:.2f} s")
+    reset = step_time = 0.0
+    steps = 0
+    for index in range(env.num_tasks):
+        start = time.perf_counter()
+        env.reset(options={"task_index": index})
+        reset += time.perf_counter() - start
+        for action in expert_actions(env, env._goal):
+            start = time.perf_counter()
+            env.step(action)
+            step_time += time.perf_counter() - start
+            steps += 1
+    print(f"{'expert episodes':<40} reset {reset / env.num_tasks * 1000:.3f} ms, {steps / step_time:.0f} steps/s "
+          f"({env.num_tasks} episodes)")
+
+    words = {asin: set(re.findall(r"\w+", p.search_text().lower())) for asin, p in env.catalogue.products.items()}
+
+    def scan(query: str) -> list[str]:
+        wanted = set(re.findall(r"\w+", query.lower()))
+        return sorted(words, key=lambda asin: -len(words[asin] & wanted))[:50]
+
+    queries = [goal.query for goal in env.goals[:300]]
+    timings = {}
+    for name, search in (("brute-force scan", scan), ("bm25s index", env.index.search)):
+        latencies = []
+        for query in queries:
+            start = time.perf_counter()
+            search(query)
+            latencies.append(time.perf_counter() - start)
+        timings[name] = statistics.median(latencies) * 1000
+    print(f"{'search p50 ms, brute-force scan':<40} {timings['brute-force scan']:.3f}")
+    print(f"{'search p50 ms, bm25s index':<40} {timings['bm25s index']:.3f}   "
+          f"{timings['brute-force scan'] / timings['bm25s index']:.1f}x faster")
+
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    shared = [WebShopEnv(split="all") for _ in range(4)]
+    per_shared = (tracemalloc.get_traced_memory()[0] - before) / len(shared)
+    before = tracemalloc.get_traced_memory()[0]
+    own = [SearchIndex(env.catalogue) for _ in range(4)]
+    per_own = (tracemalloc.get_traced_memory()[0] - before) / len(own) + per_shared
+    tracemalloc.stop()
+    print(f"{'memory per env, own index each':<40} {per_own / 1024:.0f} KiB")
+    print(f"{'memory per env, shared index':<40} {per_shared / 1024:.1f} KiB   {per_own / per_shared:.0f}x less")
+    del shared, own
 
 
 if __name__ == "__main__":

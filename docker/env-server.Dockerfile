@@ -11,7 +11,7 @@ COPY agents agents
 COPY resrl resrl
 COPY servers servers
 COPY configs configs
-RUN pip install --no-cache-dir --no-deps bfcl-eval==2026.3.23 && pip install --no-cache-dir ".[alfworld,server,code,bfcl]"
+RUN pip install --no-cache-dir --no-deps bfcl-eval==2026.3.23 && pip install --no-cache-dir ".[alfworld,server,code,bfcl,webshop]"
 RUN useradd --create-home --uid 10001 envs && mkdir -p /cache && chown envs /cache
 USER envs
 ENV RESRL_GYM_CACHE=/cache PYTHONUNBUFFERED=1

@@ -62,3 +62,11 @@ def test_code_replies_are_actions_whole() -> None:
     assert "```python" in system_prompt("resrl/Code-v0")
     for env_id in envs.ENTRY_POINTS:  # every registered family has its own prompt
         assert system_prompt(env_id) != GENERIC_SYSTEM_PROMPT, env_id
+
+
+def test_webshop_actions_keep_their_brackets() -> None:
+    actions = ["click[Back to Search]", "click[< Prev]", "click[Next >]", "click[B0ABC]"]
+    assert parse_action("I'll go on.\nAction: click[Next >]", actions).action == "click[Next >]"
+    assert parse_action("Action: `click[b0abc]`.", actions).action == "click[B0ABC]"
+    assert parse_action("Action: search[blue shoes]").action == "search[blue shoes]"
+    assert parse_action("Action: [look]").action == "look" and parse_action("Action: <look>").action == "look"

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+import envs
 from agents.config import config_path, load_config
 from servers.__main__ import GRACEFUL_SHUTDOWN_S
 from servers.sandbox.__main__ import DEFAULT_PORT as SANDBOX_PORT
@@ -47,9 +48,12 @@ def test_env_server_images_limits_and_data_volumes() -> None:
         text = (REPO / service["build"]["dockerfile"]).read_text()
         assert "USER " in text and "torch==2.13.0" in text  # unprivileged, CPU torch
         assert any(":/cache" in volume for volume in service["volumes"]), name
-    alfworld = services()["alfworld"]
-    assert any(v.endswith(":/data/alfworld:ro") for v in alfworld["volumes"])
-    assert alfworld["environment"]["ALFWORLD_DATA"] == "/data/alfworld"
+    for family in ("alfworld", "webshop"):  # real data from the host, read-only, where the env looks for it
+        service = services()[family]
+        assert any(v.endswith(f":/data/{family}:ro") for v in service["volumes"])
+        assert service["environment"][f"{family.upper()}_DATA"] == f"/data/{family}"
+    registered = {load_config(config_path(s["command"][3])).env.id for s in env_servers().values()}
+    assert registered == set(envs.ENTRY_POINTS)  # every registered env has its server
 
 
 def test_the_code_env_runs_programs_in_the_sandbox_service() -> None:
