@@ -27,8 +27,10 @@ pytestmark = pytest.mark.slow
 class Running:
     """A uvicorn server in a thread, on a port the OS picked."""
 
-    def __init__(self, limits: Limits, kwargs: dict[str, Any] = KWARGS) -> None:
-        app = create_app([ENV_ID], env_kwargs={ENV_ID: kwargs}, limits=limits)
+    def __init__(self, limits: Limits, kwargs: dict[str, Any] = KWARGS,
+                 served: dict[str, dict[str, Any]] | None = None) -> None:
+        served = served or {ENV_ID: kwargs}
+        app = create_app(list(served), env_kwargs=served, limits=limits)
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # gets TCP_NODELAY
         self.socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
@@ -180,5 +182,27 @@ def test_a_slow_env_times_out_and_its_session_closes() -> None:
             slow = http.post("/sessions", json={"env_id": ENV_ID, "seed": 0})
             assert slow.status_code == 504 and slow.json()["error"] == "timeout"
             assert http.get("/health").json()["sessions"] == 0
+    finally:
+        running.stop()
+
+
+OTHER_ENVS = {
+    "resrl/WebShop-v0": {"split": "eval"},
+    "resrl/BFCL-v0": {"category": "multi_turn_base", "split": "eval"},
+    "resrl/Code-v0": {"split": "eval", "timeout_s": 5.0},
+}
+
+
+def test_one_server_hosts_every_other_env() -> None:
+    running = Running(Limits(max_sessions=4), served=OTHER_ENVS)
+    try:
+        for env_id, kwargs in OTHER_ENVS.items():
+            check_env(RemoteEnv(running.url, env_id), seeds=(0, 1, 2))
+            remote, local = RemoteEnv(running.url, env_id), envs.make_env({"id": env_id, "kwargs": kwargs})
+            for env in (remote, local):
+                env.reset(seed=3)
+            action = "search[shoes]" if "WebShop" in env_id else "[ls(a=True)]" if "BFCL" in env_id else "pass"
+            assert remote.step(action) == local.step(action), env_id  # same transition, info included
+            remote.close()
     finally:
         running.stop()
