@@ -186,7 +186,7 @@ def test_a_slow_env_times_out_and_its_session_closes() -> None:
         running.stop()
 
 
-OTHER_ENVS = {
+OTHER_ENVS: dict[str, dict[str, Any]] = {
     "resrl/WebShop-v0": {"split": "eval"},
     "resrl/BFCL-v0": {"category": "multi_turn_base", "split": "eval"},
     "resrl/Code-v0": {"split": "eval", "timeout_s": 5.0},
