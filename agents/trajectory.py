@@ -115,12 +115,31 @@ def write_trajectories(path: Path, trajectories: Iterable[Trajectory]) -> Path:
 
 def read_trajectories(path: Path) -> Iterator[Trajectory]:
     """The records of a trajectory file, one at a time; a bad line raises naming its line number."""
+    for number, record in scan_trajectories(path):
+        if isinstance(record, str):
+            raise ValueError(f"{path}:{number}: {record}")
+        yield record
+
+
+def scan_trajectories(path: Path) -> Iterator[tuple[int, Trajectory | str]]:
+    """(line number, record) for every line of a trajectory file, or (line number, why it is not a
+    record) for a bad one — a truncated line, another schema version, a cut-off gzip stream — and
+    then go on where that is possible (the replay viewer shows the rest)."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                yield Trajectory.model_validate(json.loads(line))
-            except ValueError as error:
-                raise ValueError(f"{path}:{number}: not a trajectory record ({error})") from error
+    number = 0
+    try:
+        with opener(path, "rt", encoding="utf-8") as lines:
+            for number, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                try:
+                    data = json.loads(line)
+                    version = data.get("schema_version") if isinstance(data, dict) else None
+                    if version != SCHEMA_VERSION:
+                        yield number, f"schema version {version!r}; this code reads version {SCHEMA_VERSION}"
+                        continue
+                    yield number, Trajectory.model_validate(data)
+                except ValueError as error:
+                    yield number, f"not a trajectory record ({str(error).splitlines()[0][:300]})"
+    except (EOFError, OSError) as error:  # a gzip stream cut off mid-way: what came before stands
+        yield number + 1, f"the file ends early ({error})"
