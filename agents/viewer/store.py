@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,7 +136,9 @@ class RunStore:
                         row = json.loads(line)
                         if not isinstance(row, dict):
                             raise ValueError("not an object")
-                        rows.append(row)
+                        # NaN (a metric with nothing to average) is not JSON: send it as null
+                        rows.append({k: None if isinstance(v, float) and not math.isfinite(v) else v
+                                     for k, v in row.items()})
                     except ValueError as error:
                         problems.append({"file": "metrics.jsonl", "line": number, "problem": str(error)[:200]})
         return rows, problems
