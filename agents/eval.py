@@ -28,6 +28,7 @@ from agents.models import DEFAULT_MODEL, ModelError
 from agents.policy import load_policy
 from agents.trajectory import Trajectory, trajectory_file, write_trajectories
 from agents.workers import start_pool
+from envs import eval_split
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env", default="alfworld", help="env family; reads configs/<env>.yaml")
     p.add_argument("--config", type=Path, help="a run config YAML instead of configs/<env>.yaml")
     p.add_argument("--model", default=DEFAULT_MODEL, help="checkpoint directory, cached Hub id, or the default")
-    p.add_argument("--split", default="eval_out_of_distribution", help="env split to evaluate on")
+    p.add_argument("--split", help="env split to evaluate on (default: the env's held-out split, e.g. "
+                                   "eval_out_of_distribution for ALFWorld, eval for the others)")
     p.add_argument("--tasks", type=int, default=20, help="tasks 0..N-1 of the split")
     p.add_argument("--samples", type=int, default=4, help="samples per task (k)")
     p.add_argument("--temperature", type=float, help="override rollout.temperature")
@@ -84,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.tasks < 1 or args.samples < 1:
             raise ConfigError("--tasks and --samples must be at least 1")
-        config = with_overrides(load_config(args.config or config_path(args.env)), env_kwargs={"split": args.split},
+        loaded = load_config(args.config or config_path(args.env))
+        args.split = args.split or eval_split(loaded.env.id)
+        config = with_overrides(loaded, env_kwargs={"split": args.split},
                                 rollout={"temperature": args.temperature, "max_turns": args.max_turns,
                                          "workers": args.workers})
         policy = load_policy(args.model, config.env.id, backend=args.backend)

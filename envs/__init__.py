@@ -5,7 +5,7 @@
 
 from envs.checker import EnvCheckError, check_env
 from envs.core import TextEnv, Transition
-from envs.registry import ENTRY_POINTS, make_env, register_envs
+from envs.registry import ENTRY_POINTS, eval_split, make_env, register_envs
 from envs.remote import RemoteEnv, RemoteEnvError
 
 register_envs()
@@ -18,6 +18,7 @@ __all__ = [
     "TextEnv",
     "Transition",
     "check_env",
+    "eval_split",
     "make_env",
     "register_envs",
 ]

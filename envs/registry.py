@@ -15,6 +15,15 @@ ENTRY_POINTS: dict[str, str] = {
 }
 
 
+# The held-out split each env is evaluated on (the others call theirs "eval").
+EVAL_SPLITS: dict[str, str] = {"resrl/ALFWorld-v0": "eval_out_of_distribution"}
+
+
+def eval_split(env_id: str) -> str:
+    """The name of ``env_id``'s held-out split."""
+    return EVAL_SPLITS.get(env_id, "eval")
+
+
 def register_envs() -> None:
     """Register every env id (idempotent); ``import envs`` does this for you."""
     for env_id, entry_point in ENTRY_POINTS.items():

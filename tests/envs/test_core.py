@@ -7,6 +7,7 @@ from typing import Any
 import gymnasium
 import pytest
 
+import envs
 from envs import EnvCheckError, TextEnv, Transition, check_env
 from envs.core import MAX_ACTION_CHARS
 
@@ -112,3 +113,12 @@ def test_checker_rejects_unseeded_task_choice() -> None:
 
     with pytest.raises((EnvCheckError, AssertionError), match=r"(?i)determinis|twice"):
         check_env(Unseeded())
+
+
+def test_every_env_names_a_held_out_split_it_accepts() -> None:
+    from envs import eval_split
+
+    assert eval_split("resrl/ALFWorld-v0") == "eval_out_of_distribution"
+    for env_id in set(envs.ENTRY_POINTS) - {"resrl/ALFWorld-v0"}:  # ALFWorld's splits are tested with its env
+        env = envs.make_env({"id": env_id, "kwargs": {"split": eval_split(env_id)}})
+        assert env.unwrapped.split == eval_split(env_id)  # type: ignore[attr-defined]
