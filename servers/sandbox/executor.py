@@ -1,17 +1,14 @@
 """``Sandbox``: run untrusted Python programs, isolated (see ``isolation``), a few at a time.
 
 Each run has a user id of its own, claimed (with a lock file) so that no other run on the host
-has it at the same time. After every run, everything that user
-still has running is killed — a daemon that detached with ``setsid`` and double-forked included —
-and waited for before the slot is reused, so no run outlives its result or meets a stranger's
-leftovers. The sandbox process becomes a child subreaper so that such orphans are its children
-to reap (not zombies of an init that may never reap them).
+has it at the same time. A program is pid 1 of its own process namespace, so everything it starts
+dies with it; as a second line, after every run anything its user id still runs is killed and
+waited for before the id is reused, so no run outlives its result or meets a stranger's leftovers.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import functools
 import logging
@@ -37,7 +34,6 @@ from servers.sandbox.isolation import (
 from servers.sandbox.models import ExecuteRequest, ExecuteResult, Status
 
 logger = logging.getLogger(__name__)
-PR_SET_CHILD_SUBREAPER = 36
 DEFAULT_BASE_UID = 61_000
 USER_IDS = 1_000  # per host, across every process's sandbox
 LOCK_DIR = Path("/tmp/resrl-gym-sandbox-users")  # root's; programs get a private /tmp
@@ -86,7 +82,6 @@ class Sandbox:
         self._filter = build_seccomp_filter()
         self._users = _UserPool(base_uid)
         self._slots = threading.BoundedSemaphore(max_concurrency)
-        _become_subreaper()
         probe = self.execute(ExecuteRequest(code="import os; print(os.getuid())", timeout_s=10))
         if probe.status != "ok" or not probe.stdout.strip().isdigit() or int(probe.stdout) < base_uid:
             raise IsolationError(f"the probe program failed under isolation ({probe.status}): {probe.stderr[-2000:]}")
@@ -135,14 +130,9 @@ class Sandbox:
                              duration_ms=round(duration_ms, 3))
 
 def _sweep(uid: int) -> None:
-    """Kill whatever ``uid`` still runs, reap the orphans that came to us, return when none is left."""
+    """Kill whatever ``uid`` still runs; return when none of it is left."""
     deadline = time.monotonic() + SWEEP_DEADLINE_S
-    me = os.getpid()
     while left := _processes_of(uid):
-        for pid, parent, zombie in left:
-            if zombie and parent == me:
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(pid, os.WNOHANG)
         if any(not zombie for _, _, zombie in left):
             _kill_all_of(uid)
         if time.monotonic() > deadline:
@@ -325,12 +315,6 @@ def _processes_of(uid: int) -> list[tuple[int, int, bool]]:
         if fields.get("Uid", "").split()[:1] == [user]:
             found.append((int(name), int(fields["PPid"]), fields["State"].strip().startswith("Z")))
     return found
-
-
-def _become_subreaper() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        raise IsolationError(f"cannot become a child subreaper: {os.strerror(ctypes.get_errno())}")
 
 
 def _read_all(fd: int) -> bytes:

@@ -3,10 +3,12 @@
 In order (each step needs the privileges the previous ones have not dropped yet):
 
 1. its own session and process group (``setsid``), so the whole group can be killed;
-2. its own network namespace (no interfaces but a down loopback: no network at all) and its own
-   mount namespace, where every existing mount is read-only and fresh size-limited ``tmpfs``
-   are mounted on ``/tmp``, ``/var/tmp`` and ``/dev/shm``; the work directory ``/tmp/work`` holds
-   the program and its files, and vanishes with the namespace;
+2. its own network namespace (no interfaces but a down loopback: no network at all), its own
+   process namespace (the program is its pid 1: when it exits, everything it started dies with it;
+   a private ``/proc`` shows no host process), and its own mount namespace, where every existing
+   mount is read-only and fresh size-limited ``tmpfs`` are mounted on ``/tmp``, ``/var/tmp`` and
+   ``/dev/shm``; the work directory ``/tmp/work`` holds the program and its files, and vanishes
+   with the namespace;
 3. resource limits: address space, CPU seconds, file size, open files, no core dumps;
 4. a user id of its own (one per concurrency slot, no supplementary groups, no name needed) and a
    cap on that user's processes, so a fork bomb stops and one run can never signal another;
@@ -24,6 +26,7 @@ import ctypes
 import errno
 import os
 import resource
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +34,9 @@ from pathlib import Path
 WORK_DIR = "/tmp/work"
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
+CLONE_NEWPID = 0x20000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
 # Calls a test program has no business making; they fail with EPERM (the program sees an error).
 DENIED_SYSCALLS = (
     "socket", "socketpair", "ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2",
@@ -99,9 +104,12 @@ def make_isolator(confinement: Confinement, files: dict[str, bytes], report_fd: 
         step = "setsid"
         try:
             os.setsid()
-            step = "network and mount namespaces"
-            _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET), "unshare")
+            step = "network, mount and process namespaces"
+            _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID), "unshare")
             _mount("none", "/", None, MS_REC | MS_PRIVATE)
+            child = os.fork()  # the program becomes pid 1 of the new process namespace
+            if child:
+                _supervise(child)
             step = "read-only file systems"
             for point in _read_only_mounts():
                 try:
@@ -109,6 +117,8 @@ def make_isolator(confinement: Confinement, files: dict[str, bytes], report_fd: 
                 except OSError as error:  # pseudo file systems that cannot be remounted stay as they are
                     if point == "/" or error.errno not in (errno.EINVAL, errno.EPERM, errno.EACCES):
                         raise
+            step = "private /proc"
+            _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
             step = "private temporary directories"
             for directory in WRITABLE_DIRS:
                 if os.path.isdir(directory):
@@ -141,6 +151,30 @@ def make_isolator(confinement: Confinement, files: dict[str, bytes], report_fd: 
             raise
 
     return isolate
+
+
+def _supervise(child: int) -> None:
+    """The process outside the namespace: wait for the program (its pid 1) and end as it ended.
+
+    When pid 1 of a process namespace exits, the kernel kills and reaps everything else in it, so
+    nothing the program started — daemons included — outlives it, and no orphan reaches the host's
+    init. This process lets go of every descriptor first, so that readers of the program's output
+    and ``subprocess``'s exec check see only the program's own.
+    """
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    while True:
+        try:
+            _, status = os.waitpid(child, 0)
+            break
+        except InterruptedError:
+            continue
+    if os.WIFSIGNALED(status):
+        signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+        os.kill(os.getpid(), os.WTERMSIG(status))
+    os._exit(os.waitstatus_to_exitcode(status))
 
 
 def build_seccomp_filter() -> object:
