@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from envs.datasets import jsonl_lines
+
 SCHEMA_VERSION = 1
 
 EndReason = Literal["terminated", "truncated", "max_turns", "context", "env_error", "lost"]
@@ -125,21 +127,17 @@ def scan_trajectories(path: Path) -> Iterator[tuple[int, Trajectory | str]]:
     """(line number, record) for every line of a trajectory file, or (line number, why it is not a
     record) for a bad one — a truncated line, another schema version, a cut-off gzip stream — and
     then go on where that is possible (the replay viewer shows the rest)."""
-    opener = gzip.open if path.suffix == ".gz" else open
     number = 0
     try:
-        with opener(path, "rt", encoding="utf-8") as lines:
-            for number, line in enumerate(lines, 1):
-                if not line.strip():
+        for number, line in jsonl_lines(path):
+            try:
+                data = json.loads(line)
+                version = data.get("schema_version") if isinstance(data, dict) else None
+                if version != SCHEMA_VERSION:
+                    yield number, f"schema version {version!r}; this code reads version {SCHEMA_VERSION}"
                     continue
-                try:
-                    data = json.loads(line)
-                    version = data.get("schema_version") if isinstance(data, dict) else None
-                    if version != SCHEMA_VERSION:
-                        yield number, f"schema version {version!r}; this code reads version {SCHEMA_VERSION}"
-                        continue
-                    yield number, Trajectory.model_validate(data)
-                except ValueError as error:
-                    yield number, f"not a trajectory record ({str(error).splitlines()[0][:300]})"
+                yield number, Trajectory.model_validate(data)
+            except ValueError as error:
+                yield number, f"not a trajectory record ({str(error).splitlines()[0][:300]})"
     except (EOFError, OSError) as error:  # a gzip stream cut off mid-way: what came before stands
         yield number + 1, f"the file ends early ({error})"

@@ -172,4 +172,4 @@ def _decoder(run: str) -> Any:
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(found[-1]))
-    return lambda ids: [tokenizer.decode([i], skip_special_tokens=False) for i in ids]
+    return lambda ids: tokenizer.decode_batch([[i] for i in ids], skip_special_tokens=False)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
-import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from envs.datasets import jsonl_lines, seeded_split
 
 AST_CATEGORIES = (
     "simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance", "live_simple", "live_multiple",
@@ -20,9 +21,7 @@ AST_CATEGORIES = (
 )
 MULTI_TURN_CATEGORIES = ("multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context")
 CATEGORIES = AST_CATEGORIES + MULTI_TURN_CATEGORIES
-SPLITS = ("train", "eval", "all")
-EVAL_FRACTION = 0.2
-SPLIT_SEED = 0  # part of the benchmark's definition: changing it changes which entries are held out
+EVAL_FRACTION = 0.2  # a fifth of each category is held out (seed 0)
 # The multi-turn backends and their documentation files (WebSearchAPI and the memory APIs need the
 # internet or downloaded models, so their categories are not offered).
 DOC_FILES = {
@@ -60,8 +59,7 @@ def data_dir() -> Path:
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines if line.strip()]
+    return [json.loads(line) for _, line in jsonl_lines(path)]
 
 
 @functools.cache
@@ -96,15 +94,8 @@ def class_docs(class_name: str, root: Path) -> tuple[dict[str, Any], ...]:
 
 
 def split_entries(entries: tuple[Entry, ...], split: str) -> list[Entry]:
-    """A fixed partition per category: a fifth of the entry ids, drawn with ``SPLIT_SEED`` from the
-    sorted ids, is ``eval``; the rest ``train``; ``all`` is every entry in file order."""
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
-    if split == "all":
-        return list(entries)
-    ids = sorted(entry.id for entry in entries)
-    held_out = set(random.Random(SPLIT_SEED).sample(ids, max(1, round(len(ids) * EVAL_FRACTION))))
-    return [entry for entry in entries if (entry.id in held_out) == (split == "eval")]
+    """``eval``: a fixed fifth of a category's entries (see :func:`envs.datasets.seeded_split`); ``train`` the rest."""
+    return seeded_split(entries, split, lambda entry: entry.id, eval_fraction=EVAL_FRACTION)
 
 
 _OPENAI_TYPES = {"dict": "object", "float": "number", "tuple": "array", "any": "string"}

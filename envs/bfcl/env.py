@@ -100,25 +100,22 @@ class BFCLEnv(TextEnv):
         return Transition(observation.strip(), 1.0 if passed else 0.0, True, passed, info)
 
     def _step_multi_turn(self, episode: _MultiTurnEpisode, action: str) -> Transition:
-        invalid: CallError | None = None
         try:
             # Held-out functions are callable before their docs appear, as in BFCL (some ground truths do).
             calls = parse_calls(action, {f["name"] for f in episode.entry.functions})
         except CallError as error:
-            calls, invalid = None, error
+            step = _invalid(error, {"turn": episode.turn})
+        else:
+            if not calls:  # a plain answer ends the user turn
+                return self._end_turn(episode)
+            step = Transition(episode.run(calls), 0.0, False, False, {"turn": episode.turn})
         episode.steps_in_turn += 1
-        if invalid is None and calls:
-            observation = episode.run(calls)
-        elif invalid is None:  # a plain answer ends the user turn
-            return self._end_turn(episode)
         if episode.steps_in_turn >= self.max_steps_per_turn:
             verdict = {"valid": False, "error_type": "multi_turn:force_terminated",
                        "error_message": f"more than {self.max_steps_per_turn} steps in turn {episode.turn}"}
             return Transition(f"{self.max_steps_per_turn} steps in one turn: the episode ends.", 0.0, True, False,
-                              {"turn": episode.turn, "checker": verdict}, invalid=invalid is not None)
-        if invalid is not None:
-            return _invalid(invalid, {"turn": episode.turn})
-        return Transition(observation, 0.0, False, False, {"turn": episode.turn})
+                              {"turn": episode.turn, "checker": verdict}, invalid=step.invalid)
+        return step
 
     def _end_turn(self, episode: _MultiTurnEpisode) -> Transition:
         passed_before = episode.all_passed
@@ -145,6 +142,8 @@ class _MultiTurnEpisode:
     def __init__(self, entry: Entry) -> None:
         self.entry = entry
         self.model, self.truth = self._instances(), self._instances()
+        # method name → instance, worked out once (the backends' methods never change)
+        self.model_methods, self.truth_methods = _method_owner(self.model), _method_owner(self.truth)
         self.turn = 0
         self.steps_in_turn = 0
         self.turn_calls = 0
@@ -165,7 +164,7 @@ class _MultiTurnEpisode:
         return [f for f in self.entry.functions if f["name"] not in self.hidden]
 
     def run(self, calls: list[Call]) -> str:
-        results = [_execute(self.model, call) for call in calls]
+        results = [_execute(self.model_methods, call) for call in calls]
         self.model_results.extend(results)
         self.turn_calls += len(calls)
         return "\n".join(f"{call.text()} -> {result}" for call, result in zip(calls, results, strict=True))
@@ -173,8 +172,8 @@ class _MultiTurnEpisode:
     def check_turn(self) -> bool:
         """Run the turn's ground truth and apply BFCL's rule; remembers the first failure."""
         truth_calls = [c for text in self.entry.ground_truth[self.turn]
-                       for c in parse_calls(text, _methods(self.truth)) or []]
-        truth_results = [_execute(self.truth, call) for call in truth_calls]
+                       for c in parse_calls(text, self.truth_methods) or []]
+        truth_results = [_execute(self.truth_methods, call) for call in truth_calls]
         if not truth_calls:
             verdict: dict[str, Any] = {"valid": True}
         elif not self.turn_calls:
@@ -198,10 +197,6 @@ class _MultiTurnEpisode:
         return _messages(self.entry.turns[self.turn]), False
 
 
-def _methods(instances: dict[str, Any]) -> set[str]:
-    return set(_method_owner(instances))
-
-
 def _method_owner(instances: dict[str, Any]) -> dict[str, Any]:
     """Public method name → the instance it runs on (a later class wins a clash, as in BFCL)."""
     owners = {}
@@ -212,9 +207,9 @@ def _method_owner(instances: dict[str, Any]) -> dict[str, Any]:
     return owners
 
 
-def _execute(instances: dict[str, Any], call: Call) -> str:
-    """Run one call on the episode's own instances; the result as BFCL renders it."""
-    owner = _method_owner(instances).get(call.name)
+def _execute(methods: dict[str, Any], call: Call) -> str:
+    """Run one call on the episode's own instances (``methods``: name → instance); the result as BFCL renders it."""
+    owner = methods.get(call.name)
     try:
         if owner is None:
             raise NameError(f"name '{call.name}' is not defined")

@@ -176,7 +176,8 @@ class WebShopEnv(TextEnv):
             total = len(page.hits)
             pages = max(1, -(-total // PAGE_SIZE))
             lines.append(f"Results for {page.query!r}: page {page.page} of {pages} ({total} results)")
-            lines.extend(f"[{button}]" for button in ("< Prev", "Next >") if button.lower() in self._clickable())
+            clickable = self._clickable()
+            lines.extend(f"[{button}]" for button in ("< Prev", "Next >") if button.lower() in clickable)
             for asin in self._visible_hits():
                 product = self.catalogue.products[asin]
                 lines.append(f"[{asin}] {product.title} | {product.price_tag}")

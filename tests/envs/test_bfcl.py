@@ -117,7 +117,7 @@ def test_ast_rewards_agree_with_the_official_checker(category: str) -> None:
             if variant is None:
                 continue
             official = bool(check(entry.functions, [c.decoded() for c in variant], entry.ground_truth,
-                                  category)["valid"]) if name != "wrong function" else False
+                                  category)["valid"])
             reward = env_reward(env, entry, text(variant))
             total += 1
             agree += reward == float(official)
@@ -308,3 +308,13 @@ def test_splits_and_the_contract() -> None:
         check_env(envs.make_env({"id": "resrl/BFCL-v0", "kwargs": {"category": category, "split": "eval"}}))
     with pytest.raises(ValueError, match="unknown BFCL category"):
         BFCLEnv(category="web_search")
+
+
+def test_too_many_steps_in_one_turn_end_the_episode() -> None:
+    entry = next(e for e in load_entries("multi_turn_base") if "GorillaFileSystem" in e.involved_classes)
+    env = BFCLEnv(category="multi_turn_base", split="all", max_steps_per_turn=3)
+    env.reset(options={"task_id": entry.id})
+    outcomes = [env.step("[pwd()]") for _ in range(3)]
+    assert [terminated for _, _, terminated, _, _ in outcomes] == [False, False, True]
+    _, reward, _, _, info = outcomes[-1]
+    assert reward == 0.0 and info["checker"]["error_type"] == "multi_turn:force_terminated"
