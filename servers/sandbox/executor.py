@@ -133,7 +133,7 @@ def _sweep(uid: int) -> None:
     """Kill whatever ``uid`` still runs; return when none of it is left."""
     deadline = time.monotonic() + SWEEP_DEADLINE_S
     while left := _processes_of(uid):
-        if any(not zombie for _, _, zombie in left):
+        if any(not zombie for _, zombie in left):
             _kill_all_of(uid)
         if time.monotonic() > deadline:
             logger.error("processes of sandbox user %d outlive SIGKILL: %s", uid, left)
@@ -251,7 +251,7 @@ class _Collector:
         except BlockingIOError:
             return False
         if not chunk:
-            if _registered(selector, pipe):
+            if pipe in selector.get_map():
                 selector.unregister(pipe)  # type: ignore[arg-type]
             return False
         room = self.limit - self.sizes[stream]
@@ -263,14 +263,6 @@ class _Collector:
 
     def text(self, stream: int) -> str:
         return b"".join(self.chunks[stream]).decode("utf-8", errors="replace")
-
-
-def _registered(selector: selectors.BaseSelector, fileobj: object) -> bool:
-    try:
-        selector.get_key(fileobj)  # type: ignore[arg-type]
-    except KeyError:
-        return False
-    return True
 
 
 def _kill_group(pid: int) -> None:
@@ -297,8 +289,8 @@ def _kill_all_of(uid: int) -> None:
         raise IsolationError(f"cannot signal the processes of sandbox user {uid}")
 
 
-def _processes_of(uid: int) -> list[tuple[int, int, bool]]:
-    """(pid, parent pid, is a zombie) of every process whose real user is ``uid``. Read from
+def _processes_of(uid: int) -> list[tuple[int, bool]]:
+    """(pid, is a zombie) of every process whose real user is ``uid``. Read from
     ``/proc/<pid>/status``: the owner of ``/proc/<pid>`` would miss a process that made itself
     non-dumpable."""
     found = []
@@ -313,7 +305,7 @@ def _processes_of(uid: int) -> list[tuple[int, int, bool]]:
             continue
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         if fields.get("Uid", "").split()[:1] == [user]:
-            found.append((int(name), int(fields["PPid"]), fields["State"].strip().startswith("Z")))
+            found.append((int(name), fields["State"].strip().startswith("Z")))
     return found
 
 
