@@ -4,10 +4,12 @@ sections and overridden by CLI flags."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+Algorithm = Literal["resrl", "grpo", "nsr"]
 
 
 class RolloutConfig(BaseModel):
@@ -61,7 +63,7 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    algo: Literal["resrl", "grpo", "nsr"] = Field("resrl", description="resrl, or a baseline on the same code path.")
+    algo: Algorithm = Field("resrl", description="resrl, or a baseline on the same code path.")
     iterations: int = Field(3, ge=1, description="Rollout + update rounds.")
     tasks_per_iter: int = Field(4, ge=1, description="Tasks (groups) collected per iteration.")
     group_size: int = Field(4, ge=2, description="Samples per task; advantages are normalised within a group.")
@@ -119,6 +121,52 @@ class RunConfig(BaseModel):
     train: TrainConfig = Field(default_factory=TrainConfig)
 
 
+class EvalSettings(BaseModel):
+    """How a comparison evaluates each model on held-out tasks (``agents.eval``'s settings)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    split: str | None = Field(None, description="Held-out split (null: the env's own, envs.eval_split).")
+    tasks: int = Field(40, ge=1, description="Tasks 0..N-1 of the split.")
+    samples: int = Field(8, ge=1, description="Samples per task (the k of Avg@k; pass@j for j <= k).")
+    temperature: float | None = Field(None, ge=0, description="Sampling temperature (null: the rollout's).")
+
+
+class WarmStartSettings(BaseModel):
+    """A supervised warm start on expert demonstrations before RL (``agents.warmstart``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    demonstrations: int = Field(48, ge=1, description="Tasks 0..N-1 of the env's split, played by the expert.")
+    epochs: int = Field(1, ge=1, description="Passes over the demonstrations.")
+    learning_rate: float = Field(5e-5, gt=0, description="AdamW learning rate.")
+    batch_size: int = Field(8, ge=1, description="Demonstrations per optimizer step.")
+
+
+class CompareSettings(BaseModel):
+    """What a comparison runs (the ``compare:`` section of ``configs/experiments/*.yaml``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    algorithms: list[Algorithm] = Field(
+        ["grpo", "nsr", "resrl"], min_length=1, description="Trained with equal budgets."
+    )
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1, description="One run per algorithm and seed.")
+    model: str | None = Field(None, description="Starting model (null: the built-in default).")
+    warm_start: WarmStartSettings | None = Field(None, description="Fine-tune the model on demonstrations first.")
+    eval: EvalSettings = Field(default_factory=EvalSettings)
+
+
+class ExperimentConfig(RunConfig):
+    """A ``configs/experiments/*.yaml``: a run config shared by every algorithm, and the comparison."""
+
+    compare: CompareSettings = Field(default_factory=CompareSettings)
+
+    def run_config(self) -> RunConfig:
+        """The part ``agents.train`` and ``agents.eval`` read."""
+        return RunConfig.model_validate(self.model_dump(exclude={"compare"}))
+
+
 class ConfigError(ValueError):
     """A config is missing or invalid; the message names the file and the field."""
 
@@ -136,11 +184,23 @@ def config_path(env: str) -> Path:
     raise ConfigError(f"no config for env {env!r}; known: {', '.join(known) or 'none'} (or pass --config FILE)")
 
 
+Schema = TypeVar("Schema", bound=BaseModel)
+
+
 def load_config(path: Path) -> RunConfig:
     """Read and validate a YAML run config."""
+    return _load(path, RunConfig)
+
+
+def load_experiment(path: Path) -> ExperimentConfig:
+    """Read and validate a comparison's YAML (``configs/experiments/``)."""
+    return _load(path, ExperimentConfig)
+
+
+def _load(path: Path, schema: type[Schema]) -> Schema:
     try:
         data = yaml.safe_load(path.read_text())
-        return RunConfig.model_validate(data)
+        return schema.model_validate(data)
     except OSError as error:
         raise ConfigError(f"cannot read {path}: {error}") from error
     except yaml.YAMLError as error:

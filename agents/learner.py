@@ -48,6 +48,11 @@ class Batch:
             logprobs[row, :n] = torch.tensor(t.logprobs)
         return cls(input_ids, attention, agent[:, 1:], logprobs[:, 1:], attention.sum(1))
 
+    def rows(self, index: Tensor) -> Batch:
+        """The batch of the rows ``index`` only."""
+        return Batch(self.input_ids[index], self.attention_mask[index], self.agent_mask[index],
+                     self.rollout_logprobs[index], self.lengths[index])
+
 
 @dataclass(frozen=True)
 class UpdateResult:
@@ -61,6 +66,10 @@ class UpdateResult:
     negative_weight_mean: float
     grad_norm: float
     rollout_logprob_gap: float  # mean |trainer − rollout| log-prob on agent tokens, before the update
+    # Mean log-prob per agent token of the positive samples (A > 0) before the update, and how much the
+    # update raised it: negative or small gains are the "lazy likelihood displacement" ResRL targets.
+    positive_logprob: float
+    positive_logprob_gain: float
     optimizer_steps: int
     weights: list[list[float]]  # per trajectory, aligned with its token_ids (0 off agent tokens)
 
@@ -68,7 +77,7 @@ class UpdateResult:
     def nothing(cls) -> UpdateResult:
         """No trajectory to learn from (every episode failed before the agent spoke)."""
         nan = math.nan
-        return cls(nan, nan, nan, nan, nan, nan, nan, nan, 0, [])
+        return cls(nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, 0, [])
 
 
 class Learner:
@@ -158,6 +167,7 @@ class Learner:
                 if on_step is not None:
                     on_step(step, total_steps)
         self.model.eval()
+        positive_before, positive_gain = self._positive_likelihood(batch, advantages, old_logprobs)
 
         omega = weights if weights is not None else mask.float()
         negative = mask & (token_adv < 0)
@@ -173,6 +183,8 @@ class Learner:
             negative_weight_mean=float(omega[negative].mean()) if negative.any() else math.nan,
             grad_norm=sums["grad_norm"] / step,
             rollout_logprob_gap=float(gap),
+            positive_logprob=positive_before,
+            positive_logprob_gain=positive_gain,
             optimizer_steps=step,
             weights=per_sample,
         )
@@ -210,6 +222,17 @@ class Learner:
         loss.backward()  # type: ignore[no-untyped-call]
         return {"loss": result.loss.item(), "clip_fraction": result.clip_fraction, "approx_kl": result.approx_kl,
                 "kl_to_reference": kl}
+
+    def _positive_likelihood(self, batch: Batch, advantages: Tensor, before: Tensor) -> tuple[float, float]:
+        """Mean agent-token log-prob of the positive samples under the model before the update
+        (``before``, already computed) and its change after it (one no-grad forward of those rows)."""
+        rows = torch.nonzero(advantages > 0).flatten()
+        mask = batch.agent_mask[rows]
+        if not mask.any():
+            return math.nan, math.nan
+        after = self._score(self.model, batch.rows(rows), full=False)[0]
+        mean_before = float(before[rows][mask].mean())
+        return mean_before, float(after[mask].mean()) - mean_before
 
     @torch.no_grad()
     def _score(self, model: Any, batch: Batch, *, full: bool) -> tuple[Tensor, Tensor | None, Tensor | None]:

@@ -122,3 +122,36 @@ def test_nothing_to_learn_from_is_not_an_error(tokenizer: Any) -> None:
     setting = Setting(tokenizer)
     result = learner(setting, tokenizer).update([], 0)
     assert result.optimizer_steps == 0 and result.weights == [] and torch.isnan(torch.tensor(result.loss))
+
+
+def test_the_likelihood_of_positive_samples_is_measured_before_and_after_the_update(tokenizer: Any) -> None:
+    setting = Setting(tokenizer)
+    trajectories = setting.trajectories(0)
+    model = setting.backend.model
+
+    def positive_token_logprobs() -> list[float]:  # agent tokens of the samples that beat their group's mean
+        values = []
+        for t in trajectories:
+            group = [u.reward for u in trajectories if u.group_id == t.group_id]
+            if t.reward <= sum(group) / len(group):
+                continue
+            with torch.no_grad():
+                logits = model(torch.tensor([t.token_ids])).logits[0, :-1].float()
+            logprobs = torch.log_softmax(logits, -1).gather(-1, torch.tensor(t.token_ids[1:]).unsqueeze(-1))
+            values += [float(lp) for lp, agent in zip(logprobs.flatten(), t.agent_mask[1:], strict=True) if agent]
+        return values
+
+    before = positive_token_logprobs()
+    assert before, "the setting has positive samples"
+    result = learner(setting, tokenizer, algo="grpo").update(trajectories, 0)
+    after = positive_token_logprobs()
+    assert result.positive_logprob == pytest.approx(sum(before) / len(before), abs=1e-4)
+    assert result.positive_logprob_gain == pytest.approx(sum(after) / len(after) - sum(before) / len(before), abs=1e-4)
+    assert abs(result.positive_logprob_gain) > 1e-3  # the update did move them
+
+
+def test_without_positive_samples_their_likelihood_is_not_a_number(tokenizer: Any) -> None:
+    setting = Setting(tokenizer)
+    tied = [t.model_copy(update={"reward": 1.0}) for t in setting.trajectories(0)]
+    result = learner(setting, tokenizer).update(tied, 0)
+    assert torch.isnan(torch.tensor([result.positive_logprob, result.positive_logprob_gain])).all()

@@ -20,42 +20,14 @@ import envs
 from envs.bfcl.calls import Call, CallError, parse_calls
 from envs.bfcl.data import AST_CATEGORIES, MULTI_TURN_CATEGORIES, Entry, data_dir, load_entries, split_entries
 from envs.bfcl.env import BFCLEnv
+from envs.bfcl.expert import expert_calls, expert_reply
 from envs.bfcl.official import ast_checker
 from envs.checker import check_env
 
 GROUND_TRUTH_CATEGORIES = [c for c in AST_CATEGORIES if "relevance" not in c]
 
 
-# -- answers built from the ground truth ----------------------------------------------------------
-def _pick(options: list[Any]) -> Any:
-    return _resolve(next(option for option in options if option != ""))
-
-
-def _resolve(value: Any) -> Any:
-    """A possible-answer value → one concrete value (nested dicts hold option lists per key)."""
-    if isinstance(value, dict) and all(isinstance(v, list) for v in value.values()):
-        return {k: _pick(v) for k, v in value.items() if any(o != "" for o in v) and "" not in v}
-    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        return [_resolve(v) for v in value]
-    return value
-
-
-def ground_truth_calls(entry: Entry) -> list[Call]:
-    calls = []
-    for truth in entry.ground_truth:
-        ((name, params),) = truth.items()
-        function = next(f for f in entry.functions if f["name"] == name)
-        required = function["parameters"].get("required", [])
-        kwargs = {}
-        for key, options in params.items():
-            if any(o != "" for o in options) and ("" not in options or key in required):
-                kwargs[key] = _pick(options)
-            elif key in required:
-                kwargs[key] = ""  # a required parameter whose only accepted value is the empty string
-        calls.append(Call(name, (), kwargs))
-    return calls
-
-
+# -- answers built from the ground truth (envs.bfcl.expert) --------------------------------------
 def wrong_value(calls: list[Call]) -> list[Call] | None:
     for index, call in enumerate(calls):
         for key, value in call.kwargs.items():
@@ -109,7 +81,7 @@ def test_ast_rewards_agree_with_the_official_checker(category: str) -> None:
         if unsatisfiable(entry):
             impossible.append(entry.id)
             continue
-        calls = ground_truth_calls(entry)
+        calls = expert_calls(entry)
         variants = {"ground truth": calls, "wrong value": wrong_value(calls),
                     "wrong function": [Call(calls[0].name + "_x", (), calls[0].kwargs), *calls[1:]],
                     "missing call": calls[:-1], "extra call": [*calls, calls[0]]}
@@ -118,7 +90,8 @@ def test_ast_rewards_agree_with_the_official_checker(category: str) -> None:
                 continue
             official = bool(check(entry.functions, [c.decoded() for c in variant], entry.ground_truth,
                                   category)["valid"])
-            reward = env_reward(env, entry, text(variant))
+            answer = expert_reply(entry) if name == "ground truth" else text(variant)  # the warm start's replies
+            reward = env_reward(env, entry, answer)
             total += 1
             agree += reward == float(official)
             assert reward == float(official), (entry.id, name, text(variant)[:300])

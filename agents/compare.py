@@ -1,0 +1,146 @@
+"""``python -m agents.compare``: train GRPO, NSR and ResRL with the same seeds and budget, evaluate
+each on held-out tasks, and write a results table and plots.
+
+    python -m agents.compare --config configs/experiments/alfworld_easy.yaml --out runs/compare/alfworld_easy
+
+With a ``warm_start`` section, the model is first fine-tuned on expert demonstrations
+(``agents.warmstart``, into ``<out>/warm-start/``) and every algorithm starts from that model. Every
+run is an ordinary ``agents.train`` run in ``<out>/<algo>-s<seed>/`` and every evaluation an
+ordinary ``agents.eval`` in ``<out>/<name>/eval/`` (``base-s<seed>`` is the starting model), each in
+its own process. Finished steps are kept: running the command again resumes an interrupted run
+and only redoes what is missing, then rewrites ``results.md``, ``results.json`` and
+``figures/*.png``. Same seeds on the same machine give the same numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+
+from agents.checkpoint import latest_checkpoint
+from agents.config import ConfigError, ExperimentConfig, load_experiment
+from agents.models import DEFAULT_MODEL
+from agents.report import Report, RunRecord, write_report
+from envs import eval_split
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m agents.compare", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--config", type=Path, required=True, help="an experiment YAML (configs/experiments/)")
+    p.add_argument("--out", type=Path, help="results directory (default: runs/compare/<config name>)")
+    p.add_argument("--report-only", action="store_true", help="only rewrite the report from what is in --out")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console()
+    try:
+        experiment = load_experiment(args.config)
+    except ConfigError as error:
+        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
+        return 2
+    out = args.out or Path("runs/compare") / args.config.stem
+    out.mkdir(parents=True, exist_ok=True)
+    run_file = out / "run.yaml"
+    run_file.write_text(yaml.safe_dump(experiment.run_config().model_dump(), sort_keys=False))
+    (out / "experiment.yaml").write_text(args.config.read_text())
+    records = planned_runs(experiment, out)
+    if not args.report_only:
+        status = _run_all(records, experiment, run_file, out, console)
+        if status != 0:
+            return status
+    report = Report.gather(experiment, records, args.config)
+    write_report(report, out)
+    console.print(f"results: {out / 'results.md'} (figures in {out / 'figures'})", soft_wrap=True)
+    return 0
+
+
+def _run_all(records: list[RunRecord], experiment: ExperimentConfig, run_file: Path, out: Path,
+             console: Console) -> int:
+    """Whatever is not done yet, in order; stops at the first failure (a rerun resumes there)."""
+    model = experiment.compare.model or DEFAULT_MODEL
+    warm = experiment.compare.warm_start
+    if warm is not None:
+        if not (out / "warm-start" / "model" / "config.json").is_file():
+            console.rule("warm start")
+            status = _run_timed(["agents.warmstart", "--config", str(run_file), "--model", model,
+                                 "--demonstrations", str(warm.demonstrations), "--epochs", str(warm.epochs),
+                                 "--lr", str(warm.learning_rate), "--batch-size", str(warm.batch_size),
+                                 "--out", str(out / "warm-start")], out / "warm-start" / "wall_s", console)
+            if status != 0:
+                return status
+        model = str(out / "warm-start" / "model")
+    for record in records:
+        status = 0
+        if record.run_dir and not finished(record.run_dir, experiment.train.iterations):
+            status = _train(record, model, run_file, console)
+        if status == 0 and not (record.eval_dir / "eval.json").is_file():
+            status = _evaluate(record, model, experiment, run_file, console)
+        if status != 0:
+            return status
+    return 0
+
+
+def planned_runs(experiment: ExperimentConfig, out: Path) -> list[RunRecord]:
+    """The starting model per seed, then every algorithm per seed, in the order they run."""
+    seeds = experiment.compare.seeds
+    base = [RunRecord("base", seed, None, out / f"base-s{seed}" / "eval") for seed in seeds]
+    trained = [RunRecord(algo, seed, out / f"{algo}-s{seed}", out / f"{algo}-s{seed}" / "eval")
+               for algo in experiment.compare.algorithms for seed in seeds]
+    return base + trained
+
+
+def finished(run_dir: Path, iterations: int) -> bool:
+    """Whether the run's last iteration was checkpointed."""
+    checkpoint = latest_checkpoint(run_dir)
+    return checkpoint is not None and checkpoint.name == f"iter-{iterations:06d}"
+
+
+def _train(record: RunRecord, model: str, run_file: Path, console: Console) -> int:
+    assert record.run_dir is not None
+    args = ["--resume", str(record.run_dir)] if latest_checkpoint(record.run_dir) else [
+        "--config", str(run_file), "--algo", record.algo, "--seed", str(record.seed), "--out", str(record.run_dir),
+        "--model", model]
+    console.rule(f"train {record.name}")
+    return _run_timed(["agents.train", *args], record.run_dir / "train_wall_s", console)
+
+
+def _evaluate(record: RunRecord, start_model: str, experiment: ExperimentConfig, run_file: Path,
+              console: Console) -> int:
+    settings = experiment.compare.eval
+    checkpoint = latest_checkpoint(record.run_dir) if record.run_dir else None
+    model = str(checkpoint / "model") if checkpoint else start_model
+    args = ["--config", str(run_file), "--model", model, "--split", settings.split or eval_split(experiment.env.id),
+            "--tasks", str(settings.tasks), "--samples", str(settings.samples), "--seed", str(record.seed),
+            "--out", str(record.eval_dir)]
+    if settings.temperature is not None:
+        args += ["--temperature", str(settings.temperature)]
+    console.rule(f"evaluate {record.name}")
+    return _run_timed(["agents.eval", *args], record.eval_dir / "wall_s", console)
+
+
+def _run_timed(module_args: list[str], timing: Path, console: Console) -> int:
+    """Run ``python -m <module_args>``; record its wall time beside its results when it succeeds."""
+    started = time.perf_counter()
+    status = subprocess.run([sys.executable, "-m", *module_args], check=False).returncode
+    if status != 0:
+        console.print(f"[red]error:[/red] python -m {' '.join(module_args)} exited with {status}; "
+                      "run the same compare command again to resume", soft_wrap=True)
+        return 1
+    timing.parent.mkdir(parents=True, exist_ok=True)
+    previous = float(timing.read_text()) if timing.is_file() else 0.0  # a resumed run adds its time
+    timing.write_text(json.dumps(previous + time.perf_counter() - started))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""``python -m agents.compare`` as a user runs it: a tiny model, BFCL simple_python, a warm start,
+two algorithms, real training and evaluation subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.agents.conftest import GENERATED_ALFWORLD
+
+REPO = Path(__file__).resolve().parents[2]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def experiment(model: Path) -> dict[str, Any]:
+    return {
+        "env": {"id": "resrl/BFCL-v0", "kwargs": {"category": "simple_python", "split": "train"}},
+        "rollout": {"max_new_tokens": 8, "max_turns": 1, "workers": 1, "envs_per_worker": 4, "worker_cpus": 0},
+        "train": {"iterations": 2, "tasks_per_iter": 2, "group_size": 2, "mini_batch_size": 4, "micro_batch_size": 2,
+                  "learning_rate": 1e-3, "rank": 4},
+        "compare": {"algorithms": ["grpo", "resrl"], "seeds": [3], "model": str(model),
+                    "warm_start": {"demonstrations": 4, "batch_size": 2, "learning_rate": 1e-3},
+                    "eval": {"tasks": 2, "samples": 2}},
+    }
+
+
+def compare(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "agents.compare", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=900, env=os.environ)
+
+
+def figures_of(results: dict[str, Any]) -> list[Any]:
+    """What a rerun must reproduce: every figure but the wall times."""
+    return [{k: v for k, v in row.items() if not k.endswith("wall_s")} for row in results["results"]]
+
+
+@pytest.mark.slow
+def test_compare_trains_evaluates_reports_and_reproduces(tiny_model_dir: Path, tmp_path: Path) -> None:
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(experiment(tiny_model_dir)))
+    first = compare("--config", str(config), "--out", str(tmp_path / "first"))
+    assert first.returncode == 0, first.stdout + first.stderr
+
+    out = tmp_path / "first"
+    results = json.loads((out / "results.json").read_text())
+    rows = {row["algo"]: row for row in results["results"]}
+    assert list(rows) == ["base", "grpo", "resrl"] and results["missing"] == []
+    warm = json.loads((out / "warm-start" / "warmstart.json").read_text())
+    assert warm["demonstrations"] == 4 and len(warm["losses"]) == 2
+    base = json.loads((out / "base-s3" / "eval" / "eval.json").read_text())
+    assert base["model"] == str(out / "warm-start" / "model") and base["env"]["kwargs"]["split"] == "eval"
+    for algo in ("grpo", "resrl"):
+        run = out / f"{algo}-s3"
+        config_saved = yaml.safe_load((run / "config.yaml").read_text())
+        assert config_saved["train"]["algo"] == algo and config_saved["run"]["seed"] == 3
+        assert config_saved["run"]["model"] == str(out / "warm-start" / "model")  # every algorithm starts there
+        assert len(rows[algo]["curves"]["success_rate"][0]) == 2  # one point per iteration
+        assert (run / "eval" / "eval.json").is_file() and rows[algo]["train_wall_s"][0] > 0
+    eval_report = json.loads((out / "grpo-s3" / "eval" / "eval.json").read_text())
+    assert eval_report["episodes"] == 4 and eval_report["model"].endswith("iter-000002/model")
+    assert rows["grpo"]["avg_at_k"] == [eval_report["avg_at_k"]]
+    table = (out / "results.md").read_text()
+    for line in ("| base |", "| grpo |", "| resrl |", "Avg@2", "pass@2"):
+        assert line in table
+    for name in ("success.png", "pass_at_k.png", "omega_negative.png", "positive_loglik.png"):
+        image = (out / "figures" / name).read_bytes()
+        assert image.startswith(PNG) and len(image) > 5_000, name
+
+    # Done steps are kept: a rerun trains and evaluates nothing and reports the same.
+    checkpoint = out / "grpo-s3" / "checkpoints" / "iter-000002" / "state.json"
+    stamp = checkpoint.stat().st_mtime_ns
+    again = compare("--config", str(config), "--out", str(out))
+    assert again.returncode == 0, again.stderr
+    assert not any(step in again.stdout for step in ("warm start", "train ", "evaluate "))
+    assert checkpoint.stat().st_mtime_ns == stamp
+    assert figures_of(json.loads((out / "results.json").read_text())) == figures_of(results)
+
+    # The same seeds elsewhere give the same numbers: trajectories, updates and evaluations.
+    second = compare("--config", str(config), "--out", str(tmp_path / "second"))
+    assert second.returncode == 0, second.stderr
+    assert figures_of(json.loads((tmp_path / "second" / "results.json").read_text())) == figures_of(results)
+
+
+def test_a_bad_experiment_is_one_clear_message(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml.safe_dump({"env": GENERATED_ALFWORLD, "compare": {"algorithms": ["ppo"]}}))
+    result = compare("--config", str(config), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "compare.algorithms.0" in result.stdout and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,74 @@
+"""The supervised warm start: expert demonstrations laid out as rollouts, a loss that falls, and the
+CLI that writes a loadable model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agents.chat import ChatFormat
+from agents.config import EnvSpec
+from agents.prompts import system_prompt
+from agents.warmstart import demonstrations, fine_tune
+from envs.bfcl.data import load_entries, split_entries
+from envs.bfcl.expert import expert_reply
+from tests.agents.conftest import GENERATED_ALFWORLD, tiny_model
+
+REPO = Path(__file__).resolve().parents[2]
+BFCL = {"id": "resrl/BFCL-v0", "kwargs": {"category": "simple_python", "split": "train"}}
+
+
+def chat_for(tokenizer: Any) -> ChatFormat:
+    return ChatFormat.from_tokenizer(tokenizer, system_prompt(BFCL["id"]))
+
+
+def test_demonstrations_are_the_expert_replies_laid_out_as_rollouts(tokenizer: Any) -> None:
+    chat = chat_for(tokenizer)
+    demos = demonstrations(EnvSpec.model_validate(BFCL), chat, tokenizer, 5)
+    entries = split_entries(load_entries("simple_python"), "train")
+    assert [d.task_id for d in demos] == [e.id for e in entries[:5]]
+    for demo, entry in zip(demos, entries, strict=False):
+        assert demo.success and demo.reward == 1.0
+        agent = [token for token, mask in zip(demo.token_ids, demo.agent_mask, strict=True) if mask]
+        assert agent[-1] in chat.stop_token_ids
+        assert tokenizer.decode(agent[:-1]) == expert_reply(entry)
+        assert demo.token_ids[: len(chat.first_turn(demo.turns[0].observation))] == \
+            chat.first_turn(demo.turns[0].observation)  # the prompt a rollout would have generated from
+
+
+def test_fine_tuning_lowers_the_demonstrations_loss(tokenizer: Any) -> None:
+    demos = demonstrations(EnvSpec.model_validate(BFCL), chat_for(tokenizer), tokenizer, 4)
+    losses = fine_tune(tiny_model(tokenizer), demos, pad_token_id=tokenizer.pad_token_id, epochs=6, lr=3e-3,
+                       batch_size=4, seed=0)
+    assert len(losses) == 6
+    assert losses[-1] < losses[0] * 0.8
+
+
+def warmstart(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "agents.warmstart", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=600, env=os.environ)
+
+
+def test_the_cli_writes_a_model_that_loads_and_refuses_envs_without_an_expert(tiny_model_dir: Path,
+                                                                              tmp_path: Path) -> None:
+    config = tmp_path / "bfcl.yaml"
+    config.write_text(yaml.safe_dump({"env": BFCL}))
+    result = warmstart("--config", str(config), "--model", str(tiny_model_dir), "--demonstrations", "3",
+                       "--out", str(tmp_path / "warm"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "warm" / "warmstart.json").read_text())
+    assert report["demonstrations"] == 3 and len(report["losses"]) == 1
+    from transformers import AutoModelForCausalLM
+
+    assert AutoModelForCausalLM.from_pretrained(tmp_path / "warm" / "model").config.num_hidden_layers == 2
+
+    config.write_text(yaml.safe_dump({"env": GENERATED_ALFWORLD}))
+    refused = warmstart("--config", str(config), "--model", str(tiny_model_dir), "--out", str(tmp_path / "alf"))
+    assert refused.returncode == 2 and "no expert demonstrations for resrl/ALFWorld-v0" in refused.stdout
+    assert not (tmp_path / "alf").exists()
