@@ -43,16 +43,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console()
+    out = args.out or Path("runs/compare") / args.config.stem
     try:
         experiment = load_experiment(args.config)
+        if (out / "experiment.yaml").is_file() and load_experiment(out / "experiment.yaml") != experiment:
+            raise ConfigError(f"{out} holds a comparison with other settings ({out / 'experiment.yaml'}); "
+                              "pass another --out")
     except ConfigError as error:
         console.print(f"[red]error:[/red] {error}", soft_wrap=True)
         return 2
-    out = args.out or Path("runs/compare") / args.config.stem
     out.mkdir(parents=True, exist_ok=True)
     run_file = out / "run.yaml"
     run_file.write_text(yaml.safe_dump(experiment.run_config().model_dump(), sort_keys=False))
-    (out / "experiment.yaml").write_text(args.config.read_text())
+    (out / "experiment.yaml").write_text(yaml.safe_dump(experiment.model_dump(), sort_keys=False))
     records = planned_runs(experiment, out)
     if not args.report_only:
         status = _run_all(records, experiment, run_file, out, console)

@@ -6,8 +6,8 @@ RL learns only from groups whose samples differ in reward. A model that never su
 default 135M model on every env here, measured in docs/results.md) gives it nothing; a brief
 warm start on a few demonstrations of the *train* split lifts it off zero, and RL takes it from
 there. Demonstrations are laid out exactly as rollouts are (same chat template, same agent mask),
-and the loss is the mean negative log-likelihood of the agent tokens. Expert replies exist for
-single-turn BFCL categories.
+and the loss is the mean negative log-likelihood of the agent tokens. Experts: single-turn BFCL
+(the ground truth's calls) and ALFWorld (the engine's planner).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,21 @@ from envs import make_env
 from envs.bfcl.expert import expert_reply
 from envs.cache import publish_directory
 
-# env family → the expert's reply to task ``index`` of an env
-EXPERTS: dict[str, Callable[[Any, int], str]] = {"bfcl": lambda env, index: expert_reply(env.entries[index])}
 
+@dataclass(frozen=True)
+class Expert:
+    """How an env family is demonstrated: env arguments the expert needs, and its reply at a step
+    given the env, the task's index and the latest ``info``."""
+
+    env_kwargs: dict[str, Any]
+    reply: Callable[[Any, int, dict[str, Any]], str]
+
+
+EXPERTS = {
+    "bfcl": Expert({}, lambda env, index, _info: expert_reply(env.entries[index])),
+    # the engine's planner, replanned from the current state at every step
+    "alfworld": Expert({"expert_plan": True}, lambda _env, _index, info: f"Action: {info['expert_plan'][0]}"),
+}
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m agents.warmstart", description=__doc__.split("\n\n")[0],
@@ -55,23 +68,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def demonstrations(spec: EnvSpec, chat: ChatFormat, tokenizer: Any, count: int) -> list[Trajectory]:
-    """Expert episodes on tasks ``0..count-1``, kept only where the env confirms success."""
+def demonstrations(spec: EnvSpec, chat: ChatFormat, tokenizer: Any, count: int,
+                   layout: RolloutConfig) -> list[Trajectory]:
+    """Expert episodes on tasks ``0..count-1``, laid out by ``layout`` as rollouts are (turn limit,
+    context budget, listed actions), kept only where the env confirms success."""
     expert = EXPERTS.get(family(spec.id))
     if expert is None:
         raise ConfigError(f"no expert demonstrations for {spec.id}; warm starts support: {', '.join(EXPERTS)}")
-    env = make_env({"id": spec.id, "kwargs": spec.kwargs})
-    layout = RolloutConfig(max_turns=1, context_tokens=1 << 20)
+    env = make_env({"id": spec.id, "kwargs": spec.kwargs | expert.env_kwargs})
     kept = []
     for index in range(min(count, env.unwrapped.num_tasks)):  # type: ignore[attr-defined]
         observation, info = env.reset(seed=index, options={"task_index": index})
         episode = Episode(EpisodeRequest(f"demo{index:05d}", 0, index), spec.id, chat, layout)
         episode.start(observation, info)
-        episode.prompt()
-        ids = [*tokenizer(expert(env.unwrapped, index), add_special_tokens=False).input_ids, chat.stop_token_ids[0]]
-        action = episode.add_reply(Generation(ids, [0.0] * len(ids), "stop"))
-        feedback, reward, terminated, truncated, step_info = env.step(action)
-        episode.add_step(feedback, float(reward), terminated, truncated, step_info)
+        while not episode.done and episode.prompt() is not None:
+            reply = expert.reply(env.unwrapped, index, info)
+            ids = [*tokenizer(reply, add_special_tokens=False).input_ids, chat.stop_token_ids[0]]
+            action = episode.add_reply(Generation(ids, [0.0] * len(ids), "stop"))
+            observation, reward, terminated, truncated, info = env.step(action)
+            episode.add_step(observation, float(reward), terminated, truncated, info)
         record = episode.record(0)
         if record.success:
             kept.append(record)
@@ -79,7 +94,6 @@ def demonstrations(spec: EnvSpec, chat: ChatFormat, tokenizer: Any, count: int) 
     if not kept:
         raise ConfigError(f"no demonstration of {spec.id} succeeded; check the env's arguments")
     return kept
-
 
 def fine_tune(model: Any, demos: list[Trajectory], *, pad_token_id: int, epochs: int, lr: float, batch_size: int,
               seed: int) -> list[float]:
@@ -115,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError("--demonstrations, --epochs and --batch-size must be at least 1")
         config = load_config(args.config)
         policy = load_policy(args.model, config.env.id)
-        demos = demonstrations(config.env, policy.chat, policy.tokenizer, args.demonstrations)
+        demos = demonstrations(config.env, policy.chat, policy.tokenizer, args.demonstrations, config.rollout)
     except (ConfigError, ModelError, ValueError) as error:
         console.print(f"[red]error:[/red] {error}", soft_wrap=True)
         return 2

@@ -82,6 +82,14 @@ def test_compare_trains_evaluates_reports_and_reproduces(tiny_model_dir: Path, t
     assert checkpoint.stat().st_mtime_ns == stamp
     assert figures_of(json.loads((out / "results.json").read_text())) == figures_of(results)
 
+    # Other settings never mix with these runs.
+    changed = experiment(tiny_model_dir)
+    changed["train"]["learning_rate"] = 1e-2
+    config.write_text(yaml.safe_dump(changed))
+    refused = compare("--config", str(config), "--out", str(out))
+    assert refused.returncode == 2 and "holds a comparison with other settings" in refused.stdout
+    config.write_text(yaml.safe_dump(experiment(tiny_model_dir)))
+
     # The same seeds elsewhere give the same numbers: trajectories, updates and evaluations.
     second = compare("--config", str(config), "--out", str(tmp_path / "second"))
     assert second.returncode == 0, second.stderr

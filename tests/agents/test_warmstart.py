@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from agents.chat import ChatFormat
-from agents.config import EnvSpec
+from agents.config import EnvSpec, RolloutConfig
 from agents.prompts import system_prompt
 from agents.warmstart import demonstrations, fine_tune
 from envs.bfcl.data import load_entries, split_entries
@@ -22,6 +22,7 @@ from tests.agents.conftest import GENERATED_ALFWORLD, tiny_model
 
 REPO = Path(__file__).resolve().parents[2]
 BFCL = {"id": "resrl/BFCL-v0", "kwargs": {"category": "simple_python", "split": "train"}}
+ONE_REPLY = RolloutConfig(max_turns=1, max_new_tokens=64, context_tokens=2048)
 
 
 def chat_for(tokenizer: Any) -> ChatFormat:
@@ -30,7 +31,7 @@ def chat_for(tokenizer: Any) -> ChatFormat:
 
 def test_demonstrations_are_the_expert_replies_laid_out_as_rollouts(tokenizer: Any) -> None:
     chat = chat_for(tokenizer)
-    demos = demonstrations(EnvSpec.model_validate(BFCL), chat, tokenizer, 5)
+    demos = demonstrations(EnvSpec.model_validate(BFCL), chat, tokenizer, 5, ONE_REPLY)
     entries = split_entries(load_entries("simple_python"), "train")
     assert [d.task_id for d in demos] == [e.id for e in entries[:5]]
     for demo, entry in zip(demos, entries, strict=False):
@@ -42,8 +43,19 @@ def test_demonstrations_are_the_expert_replies_laid_out_as_rollouts(tokenizer: A
             chat.first_turn(demo.turns[0].observation)  # the prompt a rollout would have generated from
 
 
+def test_alfworld_demonstrations_follow_the_planner_turn_by_turn(tokenizer: Any) -> None:
+    spec = EnvSpec.model_validate(GENERATED_ALFWORLD)
+    chat = ChatFormat.from_tokenizer(tokenizer, system_prompt(spec.id))
+    demos = demonstrations(spec, chat, tokenizer, 3, RolloutConfig(max_turns=50, context_tokens=8192))
+    assert len(demos) == 3
+    for demo in demos:
+        assert demo.success and demo.end_reason == "terminated" and demo.invalid_turns == 0
+        assert 2 <= demo.num_turns and all(t.reply == f"Action: {t.action}" for t in demo.turns)
+        assert "Available actions:" in demo.turns[-1].observation  # listed, as in rollouts
+
+
 def test_fine_tuning_lowers_the_demonstrations_loss(tokenizer: Any) -> None:
-    demos = demonstrations(EnvSpec.model_validate(BFCL), chat_for(tokenizer), tokenizer, 4)
+    demos = demonstrations(EnvSpec.model_validate(BFCL), chat_for(tokenizer), tokenizer, 4, ONE_REPLY)
     losses = fine_tune(tiny_model(tokenizer), demos, pad_token_id=tokenizer.pad_token_id, epochs=6, lr=3e-3,
                        batch_size=4, seed=0)
     assert len(losses) == 6
@@ -68,7 +80,7 @@ def test_the_cli_writes_a_model_that_loads_and_refuses_envs_without_an_expert(ti
 
     assert AutoModelForCausalLM.from_pretrained(tmp_path / "warm" / "model").config.num_hidden_layers == 2
 
-    config.write_text(yaml.safe_dump({"env": GENERATED_ALFWORLD}))
-    refused = warmstart("--config", str(config), "--model", str(tiny_model_dir), "--out", str(tmp_path / "alf"))
-    assert refused.returncode == 2 and "no expert demonstrations for resrl/ALFWorld-v0" in refused.stdout
-    assert not (tmp_path / "alf").exists()
+    config.write_text(yaml.safe_dump({"env": {"id": "resrl/WebShop-v0", "kwargs": {"source": "generated"}}}))
+    refused = warmstart("--config", str(config), "--model", str(tiny_model_dir), "--out", str(tmp_path / "shop"))
+    assert refused.returncode == 2 and "no expert demonstrations for resrl/WebShop-v0" in refused.stdout
+    assert not (tmp_path / "shop").exists()
