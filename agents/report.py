@@ -110,12 +110,15 @@ def markdown(report: Report) -> str:
     """The results table and the training summary as Markdown."""
     settings = report.experiment.compare.eval
     ks = sorted({k for row in report.rows for k in row.pass_at_k})
-    kinds = sorted({kind for row in report.rows for kind in row.success_by_task_type})
+    kinds = sorted({kind for row in report.rows for kind in row.success_by_task_type} - {"all"})
+    start = "the warm-started model" if report.experiment.compare.warm_start else "the starting model"
     lines = [
         f"Held-out evaluation: {settings.tasks} tasks × {settings.samples} samples, seeds "
-        f"{', '.join(map(str, report.experiment.compare.seeds))} (mean ± std over seeds where there are several).",
+        f"{', '.join(map(str, report.experiment.compare.seeds))} (mean ± std over seeds where there are several); "
+        f"base is {start}, where every algorithm begins.",
         "",
-        "| model | " + " | ".join([f"Avg@{settings.samples}", *(f"pass@{k}" for k in ks), *kinds]) + " |",
+        "| model | " + " | ".join([f"Avg@{settings.samples}", *(f"pass@{k}" for k in ks),
+                                  *(f"success: {kind}" for kind in kinds)]) + " |",
         "|---" * (1 + 1 + len(ks) + len(kinds)) + "|",
     ]
     for row in report.rows:
@@ -150,10 +153,12 @@ def plot_curves(report: Report, figures: Path) -> None:
             if key == "positive_logprob_gain":
                 per_iteration = _cumulative(per_iteration)
             ax.plot(range(1, len(per_iteration) + 1), per_iteration, marker="o", markersize=3, label=row.algo)
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_xlabel("iteration")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-        ax.legend()
+        if ax.lines:
+            ax.legend()
         fig.tight_layout()
         fig.savefig(figures / name, dpi=120)
         plt.close(fig)
@@ -167,6 +172,8 @@ def plot_pass_at_k(report: Report, figures: Path) -> None:
         ks = sorted(row.pass_at_k)
         ax.plot(ks, [mean(row.pass_at_k[k]) for k in ks], marker="o", label=row.algo)
     ax.set_xscale("log", base=2)
+    ticks = sorted({k for row in report.rows for k in row.pass_at_k})
+    ax.set_xticks(ticks, [str(k) for k in ticks])
     ax.set_xlabel("k")
     ax.set_ylabel("pass@k (held-out)")
     ax.grid(alpha=0.3)
