@@ -21,12 +21,13 @@ from envs.bfcl.expert import expert_reply
 from tests.agents.conftest import GENERATED_ALFWORLD, tiny_model
 
 REPO = Path(__file__).resolve().parents[2]
-BFCL = {"id": "resrl/BFCL-v0", "kwargs": {"category": "simple_python", "split": "train"}}
+BFCL_ID = "resrl/BFCL-v0"
+BFCL = {"id": BFCL_ID, "kwargs": {"category": "simple_python", "split": "train"}}
 ONE_REPLY = RolloutConfig(max_turns=1, max_new_tokens=64, context_tokens=2048)
 
 
 def chat_for(tokenizer: Any) -> ChatFormat:
-    return ChatFormat.from_tokenizer(tokenizer, system_prompt(BFCL["id"]))
+    return ChatFormat.from_tokenizer(tokenizer, system_prompt(BFCL_ID))
 
 
 def test_demonstrations_are_the_expert_replies_laid_out_as_rollouts(tokenizer: Any) -> None:
