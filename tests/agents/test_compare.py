@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from agents.config import load_experiment
 from tests.agents.conftest import GENERATED_ALFWORLD
 
 REPO = Path(__file__).resolve().parents[2]
@@ -103,3 +104,11 @@ def test_a_bad_experiment_is_one_clear_message(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "compare.algorithms.0" in result.stdout and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs" / "experiments").glob("*.yaml")), ids=lambda p: p.stem)
+def test_published_experiments_are_valid_comparisons(path: Path) -> None:
+    config = load_experiment(path)
+    assert set(config.compare.algorithms) == {"grpo", "nsr", "resrl"}  # docs/results.md compares all three
+    assert config.compare.warm_start is not None  # the default model starts at 0 on every env
+    assert config.compare.eval.split not in (None, config.env.kwargs.get("split"))  # held out
