@@ -1,4 +1,4 @@
-"""``python -m agents.eval``: success per task type, Avg@k and pass@k of a model on held-out tasks.
+"""``python -m agents.eval``: success per task type, Avg@k, pass@k and mean reward of a model on held-out tasks.
 
     python -m agents.eval --env alfworld --model runs/demo/checkpoints/iter-000002/model \\
         --split eval_out_of_distribution --tasks 20 --samples 4
@@ -26,6 +26,7 @@ from agents.config import ConfigError, config_path, load_config, with_overrides
 from agents.episode import EpisodeRequest
 from agents.models import DEFAULT_MODEL, ModelError
 from agents.policy import load_policy
+from agents.summary import mean_reward
 from agents.trajectory import Trajectory, trajectory_file, write_trajectories
 from agents.workers import start_pool
 from envs import eval_split
@@ -57,6 +58,7 @@ class EvalResult(BaseModel):
     tasks: int
     samples: int
     avg_at_k: float  # mean success over the k samples of a task, averaged over tasks
+    mean_reward: float  # partial credit where the env gives it (WebShop's score)
     pass_at_k: dict[int, float]  # unbiased pass@j for j = 1, 2, 4, ... <= k, and k
     success_by_task_type: dict[str, float]
 
@@ -74,6 +76,7 @@ def evaluate(trajectories: list[Trajectory], samples: int) -> EvalResult:
         tasks=len(per_task),
         samples=samples,
         avg_at_k=resrl.avg_at_k(per_task),
+        mean_reward=mean_reward(trajectories),
         pass_at_k={k: resrl.mean_pass_at_k(per_task, k) for k in ks},
         success_by_task_type={kind: sum(v) / len(v) for kind, v in sorted(per_type.items())},
     )
@@ -115,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_row(f"Avg@{args.samples}", f"{figures.avg_at_k:.3f}")
+    table.add_row("mean reward", f"{figures.mean_reward:.3f}")
     for k, value in figures.pass_at_k.items():
         table.add_row(f"pass@{k}", f"{value:.3f}")
     for kind, value in figures.success_by_task_type.items():

@@ -1,5 +1,5 @@
 """The results of a comparison (``agents.compare``): gathered from its run directories into one
-table (``results.md``, ``results.json``) and four plots (``figures/*.png``)."""
+table (``results.md``, ``results.json``) and five plots (``figures/*.png``)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from agents.config import ExperimentConfig
 
 CURVES = {  # metrics.jsonl key → (figure file, y label)
     "success_rate": ("success.png", "training success rate"),
+    "mean_reward": ("reward.png", "training mean reward"),
     "omega_negative": ("omega_negative.png", "mean ω on negative agent tokens"),
     "positive_logprob_gain": ("positive_loglik.png", "cumulative Δ log-likelihood of positive responses"),
 }
@@ -42,6 +43,7 @@ class Row:
     algo: str
     seeds: list[int]
     avg_at_k: list[float]  # one per seed
+    mean_reward: list[float]
     pass_at_k: dict[int, list[float]]
     success_by_task_type: dict[str, list[float]]
     curves: dict[str, list[list[float]]] = field(default_factory=dict)  # metric → per seed, per iteration
@@ -67,9 +69,11 @@ class Report:
             if figures is None:
                 missing.append(record.name)
                 continue
-            row = rows.setdefault(record.algo, Row(record.algo, [], [], defaultdict(list), defaultdict(list)))
+            row = rows.setdefault(record.algo, Row(record.algo, [], [], [], defaultdict(list),
+                                                          defaultdict(list)))
             row.seeds.append(record.seed)
             row.avg_at_k.append(figures["avg_at_k"])
+            row.mean_reward.append(figures.get("mean_reward", math.nan))  # older eval.json files lack it
             for k, value in figures["pass_at_k"].items():
                 row.pass_at_k[int(k)].append(value)
             for kind, value in figures["success_by_task_type"].items():
@@ -88,7 +92,8 @@ class Report:
             "experiment": self.experiment.model_dump(),
             "missing": self.missing,
             "results": [
-                {"algo": r.algo, "seeds": r.seeds, "avg_at_k": r.avg_at_k, "pass_at_k": r.pass_at_k,
+                {"algo": r.algo, "seeds": r.seeds, "avg_at_k": r.avg_at_k, "mean_reward": r.mean_reward,
+                 "pass_at_k": r.pass_at_k,
                  "success_by_task_type": r.success_by_task_type, "curves": r.curves,
                  "train_wall_s": r.train_wall_s, "eval_wall_s": r.eval_wall_s}
                 for r in self.rows
@@ -117,12 +122,12 @@ def markdown(report: Report) -> str:
         f"{', '.join(map(str, report.experiment.compare.seeds))} (mean ± std over seeds where there are several); "
         f"base is {start}, where every algorithm begins.",
         "",
-        "| model | " + " | ".join([f"Avg@{settings.samples}", *(f"pass@{k}" for k in ks),
+        "| model | " + " | ".join([f"Avg@{settings.samples}", "mean reward", *(f"pass@{k}" for k in ks),
                                   *(f"success: {kind}" for kind in kinds)]) + " |",
-        "|---" * (1 + 1 + len(ks) + len(kinds)) + "|",
+        "|---" * (1 + 2 + len(ks) + len(kinds)) + "|",
     ]
     for row in report.rows:
-        cells = [_stat(row.avg_at_k), *(_stat(row.pass_at_k.get(k, [])) for k in ks),
+        cells = [_stat(row.avg_at_k), _stat(row.mean_reward), *(_stat(row.pass_at_k.get(k, [])) for k in ks),
                  *(_stat(row.success_by_task_type.get(kind, [])) for kind in kinds)]
         lines.append(f"| {row.algo} | " + " | ".join(cells) + " |")
     trained = [row for row in report.rows if row.curves]

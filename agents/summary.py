@@ -8,6 +8,11 @@ from agents.collector import RolloutStats
 from agents.trajectory import Trajectory
 
 
+def mean_reward(trajectories: Sequence[Trajectory]) -> float:
+    """Mean episode reward (0 for none): partial credit where the env gives it, e.g. WebShop's score."""
+    return sum(t.reward for t in trajectories) / max(len(trajectories), 1)
+
+
 def summarize(trajectories: Sequence[Trajectory], stats: RolloutStats) -> dict[str, float]:
     """Means over episodes, and where the rollout's time went."""
     count = max(len(trajectories), 1)
@@ -15,7 +20,7 @@ def summarize(trajectories: Sequence[Trajectory], stats: RolloutStats) -> dict[s
     return {
         "episodes": float(len(trajectories)),
         "success_rate": sum(t.success for t in trajectories) / count,
-        "mean_reward": sum(t.reward for t in trajectories) / count,
+        "mean_reward": mean_reward(trajectories),
         "mean_turns": turns / count,
         "invalid_rate": sum(t.invalid_turns for t in trajectories) / max(turns, 1),
         "generated_tokens": float(stats.generated_tokens),

@@ -7,7 +7,8 @@ default 135M model on every env here, measured in docs/results.md) gives it noth
 warm start on a few demonstrations of the *train* split lifts it off zero, and RL takes it from
 there. Demonstrations are laid out exactly as rollouts are (same chat template, same agent mask),
 and the loss is the mean negative log-likelihood of the agent tokens. Experts: single-turn BFCL
-(the ground truth's calls) and ALFWorld (the engine's planner).
+(the ground truth's calls), ALFWorld (the engine's planner), WebShop (search the goal's query, open
+the target, choose its options, buy) and Code (the problem's canonical solution).
 """
 
 from __future__ import annotations
@@ -37,21 +38,25 @@ from agents.trajectory import Trajectory
 from envs import make_env
 from envs.bfcl.expert import expert_reply
 from envs.cache import publish_directory
+from envs.webshop.env import expert_actions
 
 
 @dataclass(frozen=True)
 class Expert:
-    """How an env family is demonstrated: env arguments the expert needs, and its reply at a step
-    given the env, the task's index and the latest ``info``."""
+    """How an env family is demonstrated: env arguments the expert needs, and its reply at a turn
+    given the env, the task's index, the latest ``info`` and the turn's number (from 0)."""
 
     env_kwargs: dict[str, Any]
-    reply: Callable[[Any, int, dict[str, Any]], str]
+    reply: Callable[[Any, int, dict[str, Any], int], str]
 
 
 EXPERTS = {
-    "bfcl": Expert({}, lambda env, index, _info: expert_reply(env.entries[index])),
+    "bfcl": Expert({}, lambda env, index, _info, _turn: expert_reply(env.entries[index])),
     # the engine's planner, replanned from the current state at every step
-    "alfworld": Expert({"expert_plan": True}, lambda _env, _index, info: f"Action: {info['expert_plan'][0]}"),
+    "alfworld": Expert({"expert_plan": True}, lambda _env, _index, info, _turn: f"Action: {info['expert_plan'][0]}"),
+    "webshop": Expert({}, lambda env, index, _info, turn: f"Action: {expert_actions(env, env.goals[index])[turn]}"),
+    "code": Expert({}, lambda env, index, _info, _turn: f"```python\n{env.problems[index].prompt}"
+                                                         f"{env.problems[index].canonical_solution}```"),
 }
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,28 +76,31 @@ def build_parser() -> argparse.ArgumentParser:
 def demonstrations(spec: EnvSpec, chat: ChatFormat, tokenizer: Any, count: int,
                    layout: RolloutConfig) -> list[Trajectory]:
     """Expert episodes on tasks ``0..count-1``, laid out by ``layout`` as rollouts are (turn limit,
-    context budget, listed actions), kept only where the env confirms success."""
-    expert = EXPERTS.get(family(spec.id))
-    if expert is None:
-        raise ConfigError(f"no expert demonstrations for {spec.id}; warm starts support: {', '.join(EXPERTS)}")
+    context budget, listed actions), kept only where the env confirms success and every reply fits
+    in ``layout.max_new_tokens`` (what the policy could not finish in a rollout, it should not learn)."""
+    expert = EXPERTS[family(spec.id)]
     env = make_env({"id": spec.id, "kwargs": spec.kwargs | expert.env_kwargs})
     kept = []
     for index in range(min(count, env.unwrapped.num_tasks)):  # type: ignore[attr-defined]
         observation, info = env.reset(seed=index, options={"task_index": index})
         episode = Episode(EpisodeRequest(f"demo{index:05d}", 0, index), spec.id, chat, layout)
         episode.start(observation, info)
+        turn, fits = 0, True
         while not episode.done and episode.prompt() is not None:
-            reply = expert.reply(env.unwrapped, index, info)
+            reply = expert.reply(env.unwrapped, index, info, turn)
+            turn += 1
             ids = [*tokenizer(reply, add_special_tokens=False).input_ids, chat.stop_token_ids[0]]
+            fits = fits and len(ids) <= layout.max_new_tokens
             action = episode.add_reply(Generation(ids, [0.0] * len(ids), "stop"))
             observation, reward, terminated, truncated, info = env.step(action)
             episode.add_step(observation, float(reward), terminated, truncated, info)
         record = episode.record(0)
-        if record.success:
+        if record.success and fits:
             kept.append(record)
     env.close()
     if not kept:
-        raise ConfigError(f"no demonstration of {spec.id} succeeded; check the env's arguments")
+        raise ConfigError(f"no demonstration of {spec.id} succeeded within rollout.max_new_tokens "
+                          f"({layout.max_new_tokens}) per reply; check it and the env's arguments")
     return kept
 
 def fine_tune(model: Any, demos: list[Trajectory], *, pad_token_id: int, epochs: int, lr: float, batch_size: int,

@@ -67,10 +67,11 @@ def test_compare_trains_evaluates_reports_and_reproduces(tiny_model_dir: Path, t
     eval_report = json.loads((out / "grpo-s3" / "eval" / "eval.json").read_text())
     assert eval_report["episodes"] == 4 and eval_report["model"].endswith("iter-000002/model")
     assert rows["grpo"]["avg_at_k"] == [eval_report["avg_at_k"]]
+    assert rows["grpo"]["mean_reward"] == [eval_report["mean_reward"]]
     table = (out / "results.md").read_text()
-    for line in ("| base |", "| grpo |", "| resrl |", "Avg@2", "pass@2"):
+    for line in ("| base |", "| grpo |", "| resrl |", "Avg@2", "mean reward", "pass@2"):
         assert line in table
-    for name in ("success.png", "pass_at_k.png", "omega_negative.png", "positive_loglik.png"):
+    for name in ("success.png", "reward.png", "pass_at_k.png", "omega_negative.png", "positive_loglik.png"):
         image = (out / "figures" / name).read_bytes()
         assert image.startswith(PNG) and len(image) > 5_000, name
 

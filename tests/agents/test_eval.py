@@ -17,12 +17,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_avg_and_pass_at_k_per_task_and_type() -> None:
-    runs = [("a", "heat", True), ("a", "heat", False), ("b", "cool", False), ("b", "cool", False)]
-    trajectories = [record(group_id=group, sample_index=i, success=ok, task_info={"task_type": kind})
-                    for i, (group, kind, ok) in enumerate(runs)]
+    runs = [("a", "heat", True, 1.0), ("a", "heat", False, 0.5), ("b", "cool", False, 0.25), ("b", "cool", False, 0.0)]
+    trajectories = [record(group_id=group, sample_index=i, success=ok, reward=reward, task_info={"task_type": kind})
+                    for i, (group, kind, ok, reward) in enumerate(runs)]
     result = evaluate(trajectories, samples=2)
     assert (result.tasks, result.episodes) == (2, 4)
     assert result.avg_at_k == pytest.approx(0.25)
+    assert result.mean_reward == pytest.approx(1.75 / 4)  # partial credit counts, unlike success
     assert result.pass_at_k == {1: pytest.approx(0.25), 2: pytest.approx(0.5)}
     assert result.success_by_task_type == {"cool": 0.0, "heat": 0.5}
 

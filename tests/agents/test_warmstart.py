@@ -1,5 +1,5 @@
-"""The supervised warm start: expert demonstrations laid out as rollouts, a loss that falls, and the
-CLI that writes a loadable model."""
+"""The supervised warm start: expert demonstrations of every env family laid out as rollouts, a loss
+that falls, and the CLI that writes a loadable model."""
 
 from __future__ import annotations
 
@@ -10,24 +10,34 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from agents.chat import ChatFormat
-from agents.config import EnvSpec, RolloutConfig
-from agents.prompts import system_prompt
-from agents.warmstart import demonstrations, fine_tune
+from agents.config import ConfigError, EnvSpec, RolloutConfig
+from agents.prompts import family, system_prompt
+from agents.warmstart import EXPERTS, demonstrations, fine_tune
+from envs import ENTRY_POINTS
 from envs.bfcl.data import load_entries, split_entries
 from envs.bfcl.expert import expert_reply
+from envs.code.problems import load_problems, split_problems
+from envs.webshop.env import WebShopEnv, expert_actions
 from tests.agents.conftest import GENERATED_ALFWORLD, tiny_model
 
 REPO = Path(__file__).resolve().parents[2]
 BFCL_ID = "resrl/BFCL-v0"
 BFCL = {"id": BFCL_ID, "kwargs": {"category": "simple_python", "split": "train"}}
 ONE_REPLY = RolloutConfig(max_turns=1, max_new_tokens=64, context_tokens=2048)
+SHOP_KWARGS: dict[str, Any] = {"source": "generated", "num_products": 100, "split": "train"}
+WEBSHOP = {"id": "resrl/WebShop-v0", "kwargs": SHOP_KWARGS}
 
 
 def chat_for(tokenizer: Any) -> ChatFormat:
     return ChatFormat.from_tokenizer(tokenizer, system_prompt(BFCL_ID))
+
+
+def test_every_registered_env_family_has_an_expert() -> None:
+    assert {family(env_id) for env_id in ENTRY_POINTS} == set(EXPERTS)
 
 
 def test_demonstrations_are_the_expert_replies_laid_out_as_rollouts(tokenizer: Any) -> None:
@@ -55,6 +65,37 @@ def test_alfworld_demonstrations_follow_the_planner_turn_by_turn(tokenizer: Any)
         assert "Available actions:" in demo.turns[-1].observation  # listed, as in rollouts
 
 
+def test_webshop_demonstrations_search_open_choose_and_buy(tokenizer: Any) -> None:
+    spec = EnvSpec.model_validate(WEBSHOP)
+    chat = ChatFormat.from_tokenizer(tokenizer, system_prompt(spec.id))
+    demos = demonstrations(spec, chat, tokenizer, 3, RolloutConfig(max_turns=8, max_new_tokens=32,
+                                                                   context_tokens=2048))
+    shop = WebShopEnv(**SHOP_KWARGS)
+    assert len(demos) == 3
+    for index, demo in enumerate(demos):
+        assert demo.success and demo.reward == 1.0 and demo.end_reason == "terminated"
+        assert [t.reply for t in demo.turns] == [f"Action: {a}" for a in expert_actions(shop, shop.goals[index])]
+
+
+def test_code_demonstrations_are_canonical_solutions_that_pass_in_the_sandbox(tokenizer: Any) -> None:
+    spec = EnvSpec.model_validate({"id": "resrl/Code-v0", "kwargs": {"split": "train"}})
+    chat = ChatFormat.from_tokenizer(tokenizer, system_prompt(spec.id))
+    demos = demonstrations(spec, chat, tokenizer, 2, RolloutConfig(max_turns=1, max_new_tokens=512,
+                                                                   context_tokens=2048))
+    problems = split_problems(load_problems(), "train")
+    assert [d.task_id for d in demos] == [p.task_id for p in problems[:2]]
+    for demo, problem in zip(demos, problems, strict=False):
+        assert demo.success and demo.num_turns == 1
+        assert demo.turns[0].reply == f"```python\n{problem.prompt}{problem.canonical_solution}```"
+
+
+def test_replies_longer_than_a_rollout_allows_are_not_demonstrated(tokenizer: Any) -> None:
+    spec = EnvSpec.model_validate(WEBSHOP)
+    chat = ChatFormat.from_tokenizer(tokenizer, system_prompt(spec.id))
+    with pytest.raises(ConfigError, match="max_new_tokens"):  # every expert reply needs more than 4 tokens
+        demonstrations(spec, chat, tokenizer, 2, RolloutConfig(max_turns=8, max_new_tokens=4))
+
+
 def test_fine_tuning_lowers_the_demonstrations_loss(tokenizer: Any) -> None:
     demos = demonstrations(EnvSpec.model_validate(BFCL), chat_for(tokenizer), tokenizer, 4, ONE_REPLY)
     losses = fine_tune(tiny_model(tokenizer), demos, pad_token_id=tokenizer.pad_token_id, epochs=6, lr=3e-3,
@@ -68,7 +109,7 @@ def warmstart(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=600, env=os.environ)
 
 
-def test_the_cli_writes_a_model_that_loads_and_refuses_envs_without_an_expert(tiny_model_dir: Path,
+def test_the_cli_writes_a_model_that_loads_and_refuses_tasks_without_an_expert(tiny_model_dir: Path,
                                                                               tmp_path: Path) -> None:
     config = tmp_path / "bfcl.yaml"
     config.write_text(yaml.safe_dump({"env": BFCL}))
@@ -81,7 +122,7 @@ def test_the_cli_writes_a_model_that_loads_and_refuses_envs_without_an_expert(ti
 
     assert AutoModelForCausalLM.from_pretrained(tmp_path / "warm" / "model").config.num_hidden_layers == 2
 
-    config.write_text(yaml.safe_dump({"env": {"id": "resrl/WebShop-v0", "kwargs": {"source": "generated"}}}))
-    refused = warmstart("--config", str(config), "--model", str(tiny_model_dir), "--out", str(tmp_path / "shop"))
-    assert refused.returncode == 2 and "no expert demonstrations for resrl/WebShop-v0" in refused.stdout
-    assert not (tmp_path / "shop").exists()
+    config.write_text(yaml.safe_dump({"env": {"id": BFCL_ID, "kwargs": {"category": "multi_turn_base"}}}))
+    refused = warmstart("--config", str(config), "--model", str(tiny_model_dir), "--out", str(tmp_path / "multi"))
+    assert refused.returncode == 2 and "expert answers exist for single-turn entries only" in refused.stdout
+    assert not (tmp_path / "multi").exists()
