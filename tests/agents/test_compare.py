@@ -23,7 +23,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 def experiment(model: Path) -> dict[str, Any]:
     return {
         "env": {"id": "resrl/BFCL-v0", "kwargs": {"category": "simple_python", "split": "train"}},
-        "rollout": {"max_new_tokens": 8, "max_turns": 1, "workers": 1, "envs_per_worker": 4, "worker_cpus": 0},
+        "rollout": {"max_new_tokens": 24, "max_turns": 1, "workers": 1, "envs_per_worker": 4, "worker_cpus": 0},
         "train": {"iterations": 2, "tasks_per_iter": 2, "group_size": 2, "mini_batch_size": 4, "micro_batch_size": 2,
                   "learning_rate": 1e-3, "rank": 4},
         "compare": {"algorithms": ["grpo", "resrl"], "seeds": [3], "model": str(model),
