@@ -58,7 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     (out / "experiment.yaml").write_text(yaml.safe_dump(experiment.model_dump(), sort_keys=False))
     records = planned_runs(experiment, out)
     if not args.report_only:
-        status = _run_all(records, experiment, run_file, out, console)
+        try:
+            status = _run_all(records, experiment, run_file, out, console)
+        except KeyboardInterrupt:
+            console.print("interrupted: run the same command again to resume", soft_wrap=True)
+            return 130
         if status != 0:
             return status
     report = Report.gather(experiment, records, args.config)

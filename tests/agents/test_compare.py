@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +98,27 @@ def test_compare_trains_evaluates_reports_and_reproduces(tiny_model_dir: Path, t
     second = compare("--config", str(config), "--out", str(tmp_path / "second"))
     assert second.returncode == 0, second.stderr
     assert figures_of(json.loads((tmp_path / "second" / "results.json").read_text())) == figures_of(results)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_with_a_message_and_the_command_resumes(tiny_model_dir: Path, tmp_path: Path) -> None:
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(experiment(tiny_model_dir)))
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "agents.compare", "--config", str(config), "--out", str(out)],
+                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ,
+                               start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not (out / "warm-start" / "wall_s").is_file() and time.monotonic() < deadline:  # warm start done
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    stdout, _ = process.communicate(timeout=300)
+    assert process.returncode == 130 and "run the same command again to resume" in stdout
+
+    resumed = compare("--config", str(config), "--out", str(out))
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "warm start" not in resumed.stdout  # kept from before the interruption
+    assert json.loads((out / "results.json").read_text())["missing"] == []
 
 
 def test_a_bad_experiment_is_one_clear_message(tmp_path: Path) -> None:
