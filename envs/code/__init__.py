@@ -1,4 +1,4 @@
-"""Code tasks (HumanEval and any JSONL in its format), solved in attempts, tested in the sandbox."""
+"""Code tasks (HumanEval, any JSONL in its format, or generated ones), solved in attempts, tested in the sandbox."""
 
 from envs.code.env import CodeEnv
 

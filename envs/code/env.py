@@ -6,6 +6,7 @@ import functools
 import os
 from typing import Any, ClassVar, Protocol
 
+from envs.code.generator import generate_problems
 from envs.code.problems import Problem, load_problems, split_problems
 from envs.code.program import feedback, test_program
 from envs.core import TextEnv, Transition
@@ -28,6 +29,9 @@ class CodeEnv(TextEnv):
     ``attempt`` and ``task_id``; ``reset(options={"task_index": i})`` or ``{"task_id": ...}`` picks a
     problem, else it is drawn with the env's seed.
 
+    ``source``: "humaneval" (HumanEval, or the JSONL in its format at ``problems_path``) or "generated"
+    (``num_problems`` easy problems from :mod:`envs.code.generator`, drawn with ``generator_seed``).
+
     Programs run in a sandbox service at ``sandbox_url`` (default: ``$RESRL_SANDBOX_URL``) or, with
     neither set, in this process's shared :class:`Sandbox` (needs root, see ``servers.sandbox``).
     """
@@ -36,14 +40,16 @@ class CodeEnv(TextEnv):
     strip_actions: ClassVar[bool] = False  # a function body's indentation is part of it
     invalid_observation: ClassVar[str] = "No code found. Reply with the whole function in a ```python block."
 
-    def __init__(self, *, problems_path: str | None = None, split: str = "train", max_attempts: int = 3,
+    def __init__(self, *, source: str = "humaneval", problems_path: str | None = None, num_problems: int | None = None,
+                 generator_seed: int = 0, split: str = "train", max_attempts: int = 3,
                  timeout_s: float = 10.0, memory_mb: int = 512, success_reward: float = 1.0,
                  sandbox_url: str | None = None, render_mode: str | None = None) -> None:
         super().__init__(max_steps=max_attempts, render_mode=render_mode)
         self.split = split
-        self.problems: list[Problem] = split_problems(_problems(problems_path), split)
+        self.problems: list[Problem] = split_problems(_problems(source, problems_path, num_problems, generator_seed),
+                                                      split)
         if not self.problems:
-            raise ValueError(f"split {split!r} of {problems_path or 'HumanEval'} has no problems")
+            raise ValueError(f"split {split!r} of {problems_path or source} has no problems")
         self.timeout_s, self.memory_mb, self.success_reward = timeout_s, memory_mb, success_reward
         self.sandbox_url = sandbox_url or os.environ.get("RESRL_SANDBOX_URL") or None
         self._executor: Executor | None = None
@@ -92,6 +98,12 @@ class CodeEnv(TextEnv):
 
 
 @functools.cache
-def _problems(path: str | None) -> list[Problem]:
-    """Problems are read once per process, however many envs use them."""
+def _problems(source: str, path: str | None, count: int | None, seed: int) -> list[Problem]:
+    """Problems are read or generated once per process, however many envs use them."""
+    if source == "generated":
+        if path is not None:
+            raise ValueError("problems_path is for source 'humaneval'; generated problems are built in")
+        return generate_problems(count, seed)
+    if source != "humaneval":
+        raise ValueError(f"source must be humaneval or generated; got {source!r}")
     return load_problems(path)

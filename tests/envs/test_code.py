@@ -1,7 +1,8 @@
-"""``resrl/Code-v0`` on HumanEval, with programs run in the real sandbox (in process and as a service)."""
+"""``resrl/Code-v0`` on HumanEval and generated problems, with programs run in the real sandbox."""
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 from pathlib import Path
@@ -11,7 +12,8 @@ import pytest
 import envs
 from envs.checker import check_env
 from envs.code.env import CodeEnv
-from envs.code.problems import load_problems, split_problems
+from envs.code.generator import available_problems, generate_problems
+from envs.code.problems import Problem, load_problems, split_problems
 from envs.code.program import extract_code
 from servers.local import local_service
 
@@ -34,6 +36,38 @@ def test_canonical_solutions_pass_and_stubs_fail_on_all_of_humaneval() -> None:
         _, reward, *_ = env.step(f"```python\n{problem.prompt}    pass\n```")
         stubs += reward > 0
     assert (passed, stubs) == (164, 0)
+
+
+@pytest.mark.slow
+def test_generated_problems_pass_their_solutions_and_fail_the_rest_of_their_family() -> None:
+    env = CodeEnv(source="generated", split="all")
+    families: dict[str, list[Problem]] = collections.defaultdict(list)
+    for problem in env.problems:
+        families[problem.entry_point.rsplit("_", 1)[0]].append(problem)
+    assert env.num_tasks == 140 and all(len(members) == 10 for members in families.values())
+    passed = siblings = 0
+    for index, problem in enumerate(env.problems):
+        env.reset(options={"task_index": index})
+        passed += env.step(problem.canonical_solution)[1] == 1.0
+        sibling = next(p for p in families[problem.entry_point.rsplit("_", 1)[0]] if p != problem)
+        env.reset(options={"task_index": index})  # the right name, another constant's body
+        siblings += env.step(problem.prompt + sibling.canonical_solution)[1] > 0
+    assert (passed, siblings) == (140, 0)
+
+
+def test_generated_problems_are_fixed_by_their_seed_and_split_like_any_other() -> None:
+    problems = generate_problems(seed=0)
+    assert generate_problems(seed=0) == problems and generate_problems(seed=1) != problems
+    assert len({p.prompt for p in problems}) == len(problems) == available_problems()
+    assert generate_problems(5, seed=0) == problems[:5]
+    train, held_out = (CodeEnv(source="generated", split=split).problems for split in ("train", "eval"))
+    assert (len(train), len(held_out)) == (105, 35) and not set(train) & set(held_out)
+    with pytest.raises(ValueError, match="between 1 and 140"):
+        generate_problems(141)
+    with pytest.raises(ValueError, match="problems_path is for source 'humaneval'"):
+        CodeEnv(source="generated", problems_path="x.jsonl")
+    with pytest.raises(ValueError, match="source must be humaneval or generated"):
+        CodeEnv(source="mbpp")
 
 
 def test_attempts_feedback_and_success() -> None:
