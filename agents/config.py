@@ -28,6 +28,10 @@ class RolloutConfig(BaseModel):
     shortened_observation_chars: int = Field(
         120, ge=0, description="Characters an older observation keeps when it is shortened."
     )
+    prefix_cache: bool = Field(
+        True, description="Keep each conversation's keys and values between turns (transformers backend), so a turn "
+        "computes only its new tokens; float rounding then differs slightly from computing everything each turn."
+    )
     show_available_actions: bool = Field(True, description="List the env's admissible actions in each user turn.")
     invalid_action_penalty: float = Field(
         0.0, ge=0, description="Subtracted from an episode's reward for each reply with no valid action."

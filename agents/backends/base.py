@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -49,4 +50,9 @@ class GenerationBackend(Protocol):
 
     def load_weights(self, state_dict: Mapping[str, torch.Tensor]) -> None:
         """Take the trainer's current weights."""
+        ...
+
+    def prefix_cache(self) -> AbstractContextManager[None]:
+        """A scope in which a prompt that extends an earlier prompt and its reply reuses their
+        computation (multi-turn rollouts); the weights must not change inside it."""
         ...

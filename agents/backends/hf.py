@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
 
 from agents.backends.base import Generation, SamplingParams
+from agents.backends.prefix_cache import PrefixCache
 
 
 class HFBackend:
@@ -20,6 +22,17 @@ class HFBackend:
         self.model = model
         self.stop_token_ids = list(stop_token_ids)
         self.pad_token_id = pad_token_id
+        self._cache: PrefixCache | None = None
+
+    @contextlib.contextmanager
+    def prefix_cache(self) -> Iterator[None]:
+        """Within it, each call keeps its rows' keys and values, and a prompt that extends an earlier
+        prompt and its reply computes only its new tokens. The weights must not change inside."""
+        self._cache = PrefixCache()
+        try:
+            yield
+        finally:
+            self._cache = None
 
     @torch.no_grad()
     def generate(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Generation]:
@@ -28,12 +41,8 @@ class HFBackend:
         if any(len(prompt) == 0 for prompt in prompts):
             raise ValueError("every prompt needs at least one token")
         device = next(self.model.parameters()).device
-        width = max(len(prompt) for prompt in prompts)
-        input_ids = torch.full((len(prompts), width), self.pad_token_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(prompts), width), dtype=torch.long)
-        for row, prompt in enumerate(prompts):  # left padding: every prompt ends at the last column
-            input_ids[row, width - len(prompt) :] = torch.tensor(list(prompt), dtype=torch.long)
-            attention_mask[row, width - len(prompt) :] = 1
+        # left padding: every prompt ends at the last column (with no cache, nothing comes from one)
+        layout = (self._cache or PrefixCache()).layout(prompts, self.pad_token_id)
         sample = params.temperature > 0
         was_training = self.model.training
         self.model.eval()
@@ -41,8 +50,9 @@ class HFBackend:
             if params.seed is not None:
                 torch.manual_seed(params.seed)
             out = self.model.generate(
-                input_ids=input_ids.to(device),
-                attention_mask=attention_mask.to(device),
+                input_ids=layout.input_ids.to(device),
+                attention_mask=layout.attention_mask.to(device),
+                past_key_values=layout.past_key_values,
                 max_new_tokens=params.max_new_tokens,
                 do_sample=sample,
                 temperature=params.temperature if sample else None,
@@ -54,11 +64,14 @@ class HFBackend:
                 return_dict_in_generate=True,
             )
         self.model.train(was_training)
-        new_tokens = out.sequences[:, width:].cpu()
+        new_tokens = out.sequences[:, layout.width :].cpu()
         scale = params.temperature if sample else 1.0
         logits = torch.stack(out.logits, dim=1).float().cpu() / scale  # [batch, new, vocab]
         chosen = torch.log_softmax(logits, dim=-1).gather(-1, new_tokens.unsqueeze(-1)).squeeze(-1)
-        return [self._trim(ids, lps) for ids, lps in zip(new_tokens.tolist(), chosen.tolist(), strict=True)]
+        generations = [self._trim(ids, lps) for ids, lps in zip(new_tokens.tolist(), chosen.tolist(), strict=True)]
+        if self._cache is not None:
+            self._cache.keep(layout, prompts, [g.token_ids for g in generations], out.past_key_values)
+        return generations
 
     def _trim(self, ids: list[int], logprobs: list[float]) -> Generation:
         """Cut a row after its first stop token (what follows is padding)."""

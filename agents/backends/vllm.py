@@ -9,6 +9,7 @@ within 2e-5, and weight reloads that change and restore the output.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 from collections.abc import Mapping, Sequence
@@ -76,6 +77,10 @@ class VLLMBackend:
         logprobs = [float(step[token].logprob) for step, token in zip(completion.logprobs, ids, strict=True)]
         stopped = completion.finish_reason == "stop" and bool(ids) and ids[-1] in self.stop_token_ids
         return Generation(ids, logprobs, "stop" if stopped else "length")
+
+    def prefix_cache(self) -> contextlib.AbstractContextManager[None]:
+        """Nothing to open: the engine caches prefixes itself, and drops them when weights change."""
+        return contextlib.nullcontext()
 
     def load_weights(self, state_dict: Mapping[str, torch.Tensor]) -> None:
         # vLLM's in-place reload maps checkpoint names onto its fused layers; the tensors are passed

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 from typing import Any
 
 import pytest
 import torch
 
-from agents.backends import HFBackend, SamplingParams
+from agents.backends import Generation, HFBackend, SamplingParams
 from resrl.forward import forward_logprobs_and_hidden
 from tests.agents.conftest import tiny_backend, tiny_model
 
@@ -85,3 +87,66 @@ def test_bad_requests_are_refused(backend: HFBackend) -> None:
         SamplingParams(temperature=-1)
     with pytest.raises(ValueError, match="max_new_tokens"):
         SamplingParams(max_new_tokens=0)
+
+
+
+MESSAGES = (" The env says: go on.", " Next?")
+
+
+def conversation(backend: HFBackend, tokenizer: Any, temperature: float) -> tuple[list[list[list[int]]],
+                                                                                  list[list[Generation]]]:
+    """Three turns over the prompts: each reply and an env message extend the prompt; after turn 2
+    one conversation ends and another is shortened, so its prompt no longer extends what came before.
+    Returns each turn's prompts and replies."""
+    messages = [tokenizer(text, add_special_tokens=False).input_ids for text in MESSAGES]
+    batch = prompts(tokenizer)
+    asked, replies = [], []
+    for turn in range(3):
+        generations = backend.generate(batch, SamplingParams(max_new_tokens=6, temperature=temperature, seed=turn))
+        asked.append(batch)
+        replies.append(generations)
+        batch = [p + g.token_ids + messages[(row + turn) % 2]
+                 for row, (p, g) in enumerate(zip(batch, generations, strict=True))]
+        if turn == 1:
+            batch = [batch[0][2:], batch[1]]
+    return asked, replies
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_the_prefix_cache_gives_the_replies_computed_afresh(backend: HFBackend, tokenizer: Any,
+                                                            temperature: float) -> None:
+    _, afresh = conversation(backend, tokenizer, temperature)
+    with backend.prefix_cache():
+        _, cached = conversation(backend, tokenizer, temperature)
+    for fresh_turn, cached_turn in zip(afresh, cached, strict=True):
+        assert [g.token_ids for g in cached_turn] == [g.token_ids for g in fresh_turn]
+        for fresh, reuse in zip(fresh_turn, cached_turn, strict=True):
+            assert reuse.logprobs == pytest.approx(fresh.logprobs, abs=1e-4)
+    _, after = conversation(backend, tokenizer, temperature)  # outside the scope nothing is reused
+    assert [[g.logprobs for g in turn] for turn in after] == [[g.logprobs for g in turn] for turn in afresh]
+
+
+def prefill_widths(backend: HFBackend, tokenizer: Any, cache: contextlib.AbstractContextManager[None]) -> list[int]:
+    """How many input columns each turn's first forward pass computed."""
+    widths: list[int] = []
+    hook = backend.model.get_input_embeddings().register_forward_hook(
+        lambda _module, inputs, _output: widths.append(inputs[0].shape[1]))
+    try:
+        with cache:
+            _, replies = conversation(backend, tokenizer, 0.0)
+    finally:
+        hook.remove()
+    forwards = [max(len(g.token_ids) for g in turn) for turn in replies]  # a prefill, then one per further token
+    assert len(widths) == sum(forwards)
+    return [widths[start] for start in itertools.accumulate([0, *forwards[:-1]])]
+
+
+def test_the_prefix_cache_computes_only_new_tokens(backend: HFBackend, tokenizer: Any) -> None:
+    asked, _ = conversation(backend, tokenizer, 0.0)
+    afresh = prefill_widths(backend, tokenizer, contextlib.nullcontext())
+    cached = prefill_widths(backend, tokenizer, backend.prefix_cache())
+    assert afresh == [max(len(p) for p in turn) for turn in asked]
+    message = len(tokenizer(MESSAGES[0], add_special_tokens=False).input_ids)
+    assert cached[0] == afresh[0]  # nothing cached yet
+    assert cached[1] == 1 + message < afresh[1]  # the previous reply's last token and the env's message
+    assert cached[2] == len(asked[2][0])  # the shortened conversation shares no prefix: computed whole

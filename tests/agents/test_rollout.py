@@ -102,6 +102,14 @@ def test_same_seeds_same_trajectories_with_one_or_two_workers(two_workers: Rollo
     assert one_worker.trajectories == two_workers.trajectories
 
 
+@pytest.mark.parametrize("context_tokens", [4096, 600], ids=["whole", "shortened"])
+def test_the_prefix_cache_changes_no_trajectory(backend: HFBackend, chat: ChatFormat, context_tokens: int) -> None:
+    cached, afresh = (run(backend, chat, workers=2, slots=2, prefix_cache=cache, context_tokens=context_tokens)
+                      for cache in (True, False))
+    assert_same(cached.trajectories, afresh.trajectories)
+    assert any(t.compactions for t in cached.trajectories) == (context_tokens == 600)
+
+
 def test_a_killed_worker_is_replaced_and_its_episodes_rerun(two_workers: RolloutResult, backend: HFBackend,
                                                             chat: ChatFormat) -> None:
     result = run(backend, chat, workers=2, slots=2, kill_at_turn=2)
