@@ -66,7 +66,7 @@ class PrefixCache:
         return BatchLayout(input_ids, attention_mask, past, cached, width)
 
     def keep(self, layout: BatchLayout, prompts: Sequence[Sequence[int]], replies: Sequence[Sequence[int]],
-             past_key_values: DynamicCache) -> None:
+             past_key_values: DynamicCache | None) -> None:
         """Keep each row's prompt and reply (but its last token, which was never fed) for the next call.
         Only plain attention caches can be cut per row: other models compute every turn afresh."""
         tensors = _plain_layers(past_key_values)
@@ -86,9 +86,11 @@ class PrefixCache:
         return max(fits, key=lambda p: len(p.ids), default=None)
 
 
-def _plain_layers(cache: DynamicCache) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
-    """Every layer's keys and values, or None when a layer is not plain attention (a sliding window
-    forgets early tokens; linear attention keeps a state, not keys)."""
+def _plain_layers(cache: DynamicCache | None) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
+    """Every layer's keys and values, or None when there are none (a model that keeps no cache) or a
+    layer is not plain attention (a sliding window forgets early tokens; linear attention keeps a state)."""
+    if not isinstance(cache, DynamicCache):
+        return None
     tensors = []
     for layer in cache.layers:
         if type(layer) is not DynamicLayer or layer.keys is None or layer.values is None:
