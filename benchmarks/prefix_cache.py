@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     policy = load_policy(args.model, ENV["id"])
     start_ray(object_store_mb=256)
-    settings: dict[str, Any] = {"max_new_tokens": 32, "context_tokens": 1536,
-                "show_available_actions": False, "worker_cpus": 0}
+    settings: dict[str, Any] = {"max_new_tokens": 32, "context_tokens": 1536, "show_available_actions": False,
+                                "worker_cpus": 0}
     pool = WorkerPool(ENV, num_workers=1, slots_per_worker=args.episodes, worker_cpus=0)
     try:
         run(pool, policy, RolloutConfig(**settings, max_turns=1), 2)  # warm-up: the catalogue built in the worker

@@ -89,7 +89,6 @@ def test_bad_requests_are_refused(backend: HFBackend) -> None:
         SamplingParams(max_new_tokens=0)
 
 
-
 MESSAGES = (" The env says: go on.", " Next?")
 
 
