@@ -91,6 +91,10 @@ class TrainConfig(BaseModel):
     length_end: int = Field(4096, ge=1, description="Length scaling: agent tokens where it reaches end_scale.")
     length_end_scale: float = Field(0.7, ge=0, le=1, description="Length scaling: factor at and beyond length_end.")
     dtype: Literal["float32", "bfloat16"] = Field("float32", description="Training dtype (bfloat16 on CUDA).")
+    agent_logits_only: bool = Field(
+        True, description="Run the output head only on agent tokens (warm start and updates): the same log-probs, "
+        "faster updates; false reproduces runs made before it (gradients round differently).",
+    )
     checkpoint_every: int = Field(1, ge=1, description="Save a checkpoint every N iterations (and at the end).")
     keep_checkpoints: int = Field(2, ge=1, description="Checkpoints kept on disk (oldest removed first).")
     lora: LoraConfig = Field(default_factory=LoraConfig)

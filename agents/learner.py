@@ -201,12 +201,12 @@ class Learner:
     ) -> dict[str, float]:
         width = int(batch.lengths[rows].max())
         device = self.device
-        out = resrl.forward_logprobs_and_hidden(
-            self.model, batch.input_ids[rows, :width].to(device), batch.attention_mask[rows, :width].to(device),
-            temperature=self.temperature,
-        )
         cut = width - 1
         mask = batch.agent_mask[rows, :cut].to(device)
+        out = resrl.forward_logprobs_and_hidden(
+            self.model, batch.input_ids[rows, :width].to(device), batch.attention_mask[rows, :width].to(device),
+            temperature=self.temperature, positions=mask if self.config.agent_logits_only else None,
+        )
         result = resrl.policy_loss(
             out.logprobs.float(), old_logprobs[rows, :cut].to(device), token_adv[rows, :cut].to(device), mask,
             clip=(self.config.clip_low, self.config.clip_high), total_tokens=total_tokens,
@@ -218,7 +218,7 @@ class Learner:
             log_ratio = (reference[rows, :cut].to(device) - out.logprobs.float()).clamp(-20, 20)
             k3 = ((log_ratio.exp() - 1) - log_ratio) * mask
             loss = loss + self.config.kl_coef * k3.sum() / total_tokens
-            kl = float(k3.sum() / mask.sum().clamp(min=1))
+            kl = (k3.sum() / mask.sum().clamp(min=1)).item()
         loss.backward()  # type: ignore[no-untyped-call]
         return {"loss": result.loss.item(), "clip_fraction": result.clip_fraction, "approx_kl": result.approx_kl,
                 "kl_to_reference": kl}
@@ -237,16 +237,18 @@ class Learner:
     @torch.no_grad()
     def _score(self, model: Any, batch: Batch, *, full: bool) -> tuple[Tensor, Tensor | None, Tensor | None]:
         """Log-probs ``[B, T-1]`` of ``model``; with ``full`` also penultimate hidden states
-        ``[B, T-1, d]`` and entropies, in micro-batches trimmed to their longest row."""
+        ``[B, T-1, d]`` and entropies, in micro-batches trimmed to their longest row. With
+        ``agent_logits_only`` log-probs and entropies are 0 off agent tokens, where nothing reads them."""
         model.eval()
         size, width = batch.agent_mask.shape
         logprobs = torch.zeros(size, width)
         hidden = entropy = None
         for rows in torch.split(torch.arange(size), self.config.micro_batch_size):
             cut = int(batch.lengths[rows].max())
+            positions = batch.agent_mask[rows, : cut - 1].to(self.device) if self.config.agent_logits_only else None
             out = resrl.forward_logprobs_and_hidden(
                 model, batch.input_ids[rows, :cut].to(self.device), batch.attention_mask[rows, :cut].to(self.device),
-                temperature=self.temperature, with_entropy=full,
+                temperature=self.temperature, with_entropy=full, positions=positions,
             )
             logprobs[rows, : cut - 1] = out.logprobs.float().cpu()
             if full and out.entropy is not None:

@@ -104,7 +104,7 @@ def demonstrations(spec: EnvSpec, chat: ChatFormat, tokenizer: Any, count: int,
     return kept
 
 def fine_tune(model: Any, demos: list[Trajectory], *, pad_token_id: int, epochs: int, lr: float, batch_size: int,
-              seed: int) -> list[float]:
+              seed: int, agent_logits_only: bool = True) -> list[float]:
     """Minimise the agent tokens' negative log-likelihood; returns the loss of each step."""
     batch = Batch.from_trajectories(demos, pad_token_id)
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -115,9 +115,10 @@ def fine_tune(model: Any, demos: list[Trajectory], *, pad_token_id: int, epochs:
     for _ in range(epochs):
         for rows in torch.split(torch.randperm(len(demos), generator=generator), batch_size):
             width = int(batch.lengths[rows].max())
-            out = resrl.forward_logprobs_and_hidden(model, batch.input_ids[rows, :width],
-                                                    batch.attention_mask[rows, :width])
             mask = batch.agent_mask[rows, : width - 1]
+            out = resrl.forward_logprobs_and_hidden(model, batch.input_ids[rows, :width],
+                                                    batch.attention_mask[rows, :width],
+                                                    positions=mask if agent_logits_only else None)
             loss = -(out.logprobs.float() * mask).sum() / mask.sum()
             loss.backward()  # type: ignore[no-untyped-call]
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)
@@ -145,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     with console.status(f"fine-tuning on {len(demos)} demonstrations"):
         losses = fine_tune(policy.model, demos, pad_token_id=policy.tokenizer.pad_token_id, epochs=args.epochs,
-                           lr=args.lr, batch_size=args.batch_size, seed=args.seed)
+                           lr=args.lr, batch_size=args.batch_size, seed=args.seed,
+                           agent_logits_only=config.train.agent_logits_only)
     args.out.mkdir(parents=True, exist_ok=True)
     with publish_directory(args.out / "model") as staging:
         policy.model.save_pretrained(staging)

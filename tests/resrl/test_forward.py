@@ -69,10 +69,41 @@ def test_log_probs_carry_the_gradient_and_temperature_applies() -> None:
     torch.testing.assert_close(out.logprobs.detach(), ref, atol=1e-5, rtol=1e-5)
 
 
-def test_the_hook_is_removed_and_layers_are_found() -> None:
+@pytest.mark.parametrize("kind", ["llama", "qwen3"])
+def test_the_head_on_chosen_positions_gives_their_log_probs_and_gradients(kind: str) -> None:
+    model = tiny(kind).train()
+    ids = torch.randint(0, 101, (3, 12), generator=torch.Generator().manual_seed(2))
+    attention = torch.ones_like(ids)
+    attention[2, 9:] = 0  # right padding
+    positions = torch.rand(3, 11, generator=torch.Generator().manual_seed(3)) < 0.3
+    full = forward_logprobs_and_hidden(model, ids, attention, temperature=0.7, with_entropy=True)
+    (full.logprobs * positions).sum().backward()
+    full_grads = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+    model.zero_grad(set_to_none=True)
+
+    chosen = forward_logprobs_and_hidden(model, ids, attention, temperature=0.7, with_entropy=True,
+                                         positions=positions)
+    chosen.logprobs.sum().backward()
+    assert torch.equal(chosen.logprobs.detach()[positions], full.logprobs.detach()[positions])
+    assert not chosen.logprobs[~positions].any()
+    assert full.entropy is not None and chosen.entropy is not None
+    torch.testing.assert_close(chosen.entropy[positions], full.entropy[positions])
+    assert not chosen.entropy[~positions].any()
+    torch.testing.assert_close(chosen.hidden, full.hidden)
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert len(grads) == len(full_grads)
+    for grad, full_grad in zip(grads, full_grads, strict=True):
+        torch.testing.assert_close(grad, full_grad, atol=1e-6, rtol=1e-5)
+
+
+def test_the_hooks_are_removed_and_layers_are_found() -> None:
     model = tiny("qwen2")
-    forward_logprobs_and_hidden(model, torch.randint(0, 101, (1, 5)))
+    forward_logprobs_and_hidden(model, torch.randint(0, 101, (1, 5)), positions=torch.ones(1, 4, dtype=torch.bool))
     assert len(decoder_layers(model)) == 3
     assert not decoder_layers(model)[-1]._forward_pre_hooks
+    assert not model.get_output_embeddings()._forward_pre_hooks
+    with pytest.raises(RuntimeError, match="output head"):
+        forward_logprobs_and_hidden(model, torch.randint(0, 101, (1, 5)), positions=torch.ones(1, 6, dtype=torch.bool))
+    assert not model.get_output_embeddings()._forward_pre_hooks
     with pytest.raises(TypeError, match="decoder layers"):
         decoder_layers(torch.nn.Linear(2, 2))
