@@ -100,6 +100,12 @@ def test_compare_trains_evaluates_reports_and_reproduces(tiny_model_dir: Path, t
     assert figures_of(json.loads((tmp_path / "second" / "results.json").read_text())) == figures_of(results)
 
 
+def _interruptible() -> None:
+    """Ctrl-C's default in the child, as in a terminal: a shell without job control starts background
+    commands (``cmd &``) with SIGINT ignored, and Python then installs no KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_ctrl_c_stops_with_a_message_and_the_command_resumes(tiny_model_dir: Path, tmp_path: Path) -> None:
     config = tmp_path / "tiny.yaml"
@@ -107,7 +113,7 @@ def test_ctrl_c_stops_with_a_message_and_the_command_resumes(tiny_model_dir: Pat
     out = tmp_path / "out"
     process = subprocess.Popen([sys.executable, "-m", "agents.compare", "--config", str(config), "--out", str(out)],
                                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ,
-                               start_new_session=True)
+                               start_new_session=True, preexec_fn=_interruptible)
     deadline = time.monotonic() + 300
     while not (out / "warm-start" / "wall_s").is_file() and time.monotonic() < deadline:  # warm start done
         time.sleep(0.2)
