@@ -118,7 +118,7 @@ def _train(record: RunRecord, model: str, run_file: Path, console: Console) -> i
         "--config", str(run_file), "--algo", record.algo, "--seed", str(record.seed), "--out", str(record.run_dir),
         "--model", model]
     console.rule(f"train {record.name}")
-    return _run_timed(["agents.train", *args], record.run_dir / "train_wall_s", console)
+    return _run(["agents.train", *args], console)  # its metrics record its wall time, resumes included
 
 
 def _evaluate(record: RunRecord, start_model: str, experiment: ExperimentConfig, run_file: Path,
@@ -138,14 +138,20 @@ def _evaluate(record: RunRecord, start_model: str, experiment: ExperimentConfig,
 def _run_timed(module_args: list[str], timing: Path, console: Console) -> int:
     """Run ``python -m <module_args>``; record its wall time beside its results when it succeeds."""
     started = time.perf_counter()
+    if _run(module_args, console) != 0:
+        return 1
+    timing.parent.mkdir(parents=True, exist_ok=True)
+    timing.write_text(json.dumps(time.perf_counter() - started))
+    return 0
+
+
+def _run(module_args: list[str], console: Console) -> int:
+    """Run ``python -m <module_args>``; on failure say how to go on."""
     status = subprocess.run([sys.executable, "-m", *module_args], check=False).returncode
     if status != 0:
         console.print(f"[red]error:[/red] python -m {' '.join(module_args)} exited with {status}; "
                       "run the same compare command again to resume", soft_wrap=True)
         return 1
-    timing.parent.mkdir(parents=True, exist_ok=True)
-    previous = float(timing.read_text()) if timing.is_file() else 0.0  # a resumed run adds its time
-    timing.write_text(json.dumps(previous + time.perf_counter() - started))
     return 0
 
 

@@ -83,7 +83,7 @@ class Report:
                 metrics = _read_metrics(record.run_dir / "metrics.jsonl")
                 for key in CURVES:
                     row.curves.setdefault(key, []).append([m.get(key, math.nan) for m in metrics])
-                row.train_wall_s.append(_read_json(record.run_dir / "train_wall_s") or math.nan)
+                row.train_wall_s.append(metrics[-1].get("elapsed_s", math.nan) if metrics else math.nan)
         return cls(str(config_file), experiment, list(rows.values()), missing)
 
     def to_json(self) -> dict[str, Any]:

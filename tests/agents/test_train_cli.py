@@ -67,9 +67,15 @@ def test_two_iterations_then_resume_equals_four_straight(config_file: Path, tiny
     assert list((split / "tb").glob("events.out.tfevents.*"))
     assert "success" in first.stdout and str(split) in first.stdout.replace("\n", "")
 
+    # a process killed after writing iteration 3's row but before its checkpoint leaves that row behind
+    with (split / "metrics.jsonl").open("a") as stray:
+        stray.write(json.dumps(rows[-1] | {"iteration": 3.0, "elapsed_s": 1e9}) + "\n")
     again = train("--resume", str(split), "--iterations", "4")
     assert again.returncode == 0, again.stderr[-3000:]
-    assert [row["iteration"] for row in metrics(split)] == [1, 2, 3, 4]
+    assert [row["iteration"] for row in metrics(split)] == [1, 2, 3, 4]  # iteration 3 once, as redone
+    elapsed = [row["elapsed_s"] for row in metrics(split)]
+    assert 0 < elapsed[0] < elapsed[1] < elapsed[2] < elapsed[3] < 1e9  # the resumed process adds to the first
+    assert elapsed[2] - elapsed[1] > metrics(split)[2]["update_s"]
     for a, b in zip(metrics(split)[2:], metrics(straight)[2:], strict=True):
         for key in ("success_rate", "mean_return", "loss", "entropy", "approx_kl", "grad_norm"):
             assert a[key] == pytest.approx(b[key], abs=1e-5, nan_ok=True), key
