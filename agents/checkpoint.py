@@ -68,6 +68,25 @@ def restore_state(checkpoint: Path, optimizer: Any) -> int:
     return int(state["iteration"])
 
 
+def read_metrics(run_dir: Path) -> list[dict[str, float]]:
+    """The rows of ``metrics.jsonl``, one per iteration; none when the run has not finished one."""
+    path = run_dir / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+
+
+def resume_metrics(run_dir: Path, checkpointed: int) -> float:
+    """Keep the rows up to the checkpoint resumed from (later ones are redone); return their wall time.
+
+    ``elapsed_s`` counts the run's wall time over every process that worked on it, so a run that was
+    stopped and resumed reports what it cost in all.
+    """
+    rows = read_metrics(run_dir)
+    kept = [row for row in rows if row["iteration"] <= checkpointed]
+    if len(kept) < len(rows):
+        write_atomically(run_dir / "metrics.jsonl", "".join(json.dumps(row) + "\n" for row in kept))
+    return float(kept[-1].get("elapsed_s", 0.0)) if kept else 0.0
+
+
 def write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

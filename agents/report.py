@@ -12,6 +12,7 @@ from pathlib import Path
 from statistics import mean, pstdev
 from typing import Any
 
+from agents.checkpoint import read_metrics
 from agents.config import ExperimentConfig
 
 CURVES = {  # metrics.jsonl key → (figure file, y label)
@@ -80,7 +81,7 @@ class Report:
                 row.success_by_task_type[kind].append(value)
             row.eval_wall_s.append(_read_json(record.eval_dir / "wall_s") or math.nan)
             if record.run_dir is not None:
-                metrics = _read_metrics(record.run_dir / "metrics.jsonl")
+                metrics = read_metrics(record.run_dir)
                 for key in CURVES:
                     row.curves.setdefault(key, []).append([m.get(key, math.nan) for m in metrics])
                 row.train_wall_s.append(metrics[-1].get("elapsed_s", math.nan) if metrics else math.nan)
@@ -230,7 +231,3 @@ def _cumulative(values: Sequence[float]) -> list[float]:
 
 def _read_json(path: Path) -> Any:
     return json.loads(path.read_text()) if path.is_file() else None
-
-
-def _read_metrics(path: Path) -> list[dict[str, float]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []

@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from agents.backends import HFBackend
-from agents.checkpoint import latest_checkpoint, restore_state, save_checkpoint, write_atomically
+from agents.checkpoint import latest_checkpoint, restore_state, resume_metrics, save_checkpoint
 from agents.collector import collect, group_requests
 from agents.config import ConfigError, RunConfig, config_path, load_config, served_by, with_overrides
 from agents.learner import Learner
@@ -188,7 +188,7 @@ def train(config: RunConfig, run: dict[str, Any], policy: Policy, checkpoint: Pa
                       temperature=config.rollout.temperature, seed=seed, reference=reference)
     start = restore_state(checkpoint, learner.optimizer) + 1 if checkpoint is not None else 1
     out.mkdir(parents=True, exist_ok=True)
-    earlier_s = resume_metrics(out / "metrics.jsonl", start - 1)
+    earlier_s = resume_metrics(out, start - 1)
     (out / "config.yaml").write_text(yaml.safe_dump(config.model_dump() | {"run": run}, sort_keys=False))
 
     from torch.utils.tensorboard import SummaryWriter
@@ -233,20 +233,6 @@ def train(config: RunConfig, run: dict[str, Any], policy: Policy, checkpoint: Pa
                   f"checkpoint {latest_checkpoint(out)}, TensorBoard: tensorboard --logdir {out / 'tb'}",
                   soft_wrap=True)
     return 0
-
-
-def resume_metrics(path: Path, checkpointed: int) -> float:
-    """Keep the rows up to the checkpoint resumed from (later ones are redone); return their wall time.
-
-    ``elapsed_s`` counts the run's wall time over every process that worked on it, so a run that was
-    stopped and resumed reports what it cost in all.
-    """
-    if not path.is_file():
-        return 0.0
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    kept = [row for row in rows if row["iteration"] <= checkpointed]
-    write_atomically(path, "".join(json.dumps(row) + "\n" for row in kept))
-    return float(kept[-1].get("elapsed_s", 0.0)) if kept else 0.0
 
 
 def run_iteration(iteration: int, config: RunConfig, policy: Policy, learner: Learner, pool: WorkerPool,
