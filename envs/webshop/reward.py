@@ -3,10 +3,12 @@
     total = (matched attributes + matched options + [price within limit])
             / (goal attributes + goal options + 1)   × type factor
 
-An attribute matches when its fuzzy token-set ratio with one of the product's attributes is over 85,
-or it appears in the title, bullet points or description; an option matches by the same fuzzy rule
-against the chosen options, colours normalised first. The type factor compares the two products'
-search query, category path and title nouns (spaCy part-of-speech tags).
+An attribute matches when its fuzzy token-set ratio with one of the product's attributes is over 85
+(``envs.webshop.fuzzy``: thefuzz 0.19's scorer, as WebShop pins it), or it appears in the title,
+bullet points or description; an option matches by the same fuzzy rule against the chosen options,
+colours normalised first with WebShop's own colour list. The type factor compares the two products'
+search query, category path and title nouns (spaCy part-of-speech tags; the share of the target's
+nouns, repeats counted, that the bought title has).
 """
 
 from __future__ import annotations
@@ -15,20 +17,25 @@ import functools
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from rapidfuzz import fuzz
-
+from envs.webshop.fuzzy import token_set_ratio
 from envs.webshop.products import Goal, Product
 
 FUZZY_THRESHOLD = 85
-# Searched in this order: longer names first (so "light blue" stays whole), then alphabetically, like
-# WebShop's own list ("navy blue" → "blue").
-COLOURS = tuple(sorted((
-    "black", "white", "blue", "red", "green", "pink", "grey", "gray", "brown", "beige", "navy", "purple", "yellow",
-    "orange", "silver", "gold", "khaki", "ivory", "teal", "burgundy", "multicolor", "clear", "light blue",
-    "dark blue", "light grey", "dark grey", "light pink", "hot pink", "rose gold", "army green", "dark green",
-    "light green", "wine red", "sky blue", "royal blue", "off white", "charcoal", "coffee", "cream", "tan",
-    "camel", "olive", "mint", "coral", "turquoise", "lavender", "maroon", "mustard", "nude", "rose", "apricot",
-), key=lambda name: (-len(name), name)))
+# WebShop's colour words (its normalize.py), searched in this alphabetical order: the first one found
+# inside an option value stands for it, so "light blue" and "sky blue" both become "blue", "dark grey"
+# and "dark green" both "dark", while "grey" and "dark grey" differ ("grey" vs "dark").
+COLOURS = (
+    "alabaster", "apricot", "aqua", "ash", "asphalt", "azure", "banana", "beige", "black", "blue", "blush",
+    "bordeaux", "bronze", "brown", "burgundy", "camel", "camo", "caramel", "champagne", "charcoal", "cheetah",
+    "chestnut", "chocolate", "christmas", "coffee", "cognac", "copper", "coral", "cranberry", "cream", "crystal",
+    "dark", "denim", "eggplant", "elephant", "espresso", "fuchsia", "gold", "granite", "grape", "graphite",
+    "grass", "gray", "green", "grey", "heather", "indigo", "ivory", "ivy", "khaki", "lavender", "lemon",
+    "leopard", "light", "lilac", "lime", "magenta", "maroon", "mauve", "merlot", "midnight", "mint", "mocha",
+    "multicolor", "mushroom", "mustard", "natural", "navy", "nude", "olive", "orange", "peach", "pewter", "pink",
+    "plum", "purple", "rainbow", "red", "rose", "royal", "rust", "sand", "sapphire", "seashell", "silver",
+    "skull", "slate", "steel", "stone", "stonewash", "sunflower", "tan", "taupe", "teal", "tiger", "turquoise",
+    "violet", "walnut", "wheat", "white", "wine", "yellow",
+)
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,7 @@ class RewardParts:
 
 
 def normalize_color(value: str) -> str:
-    """The first known colour name inside ``value`` (``"navy blue"`` → ``"blue"``), else ``value``."""
+    """The first of WebShop's colour words inside ``value`` (``"navy blue"`` → ``"blue"``), else ``value``."""
     for colour in COLOURS:
         if colour in value:
             return colour
@@ -58,7 +65,7 @@ def attribute_matches(product: Product, goal: Goal) -> int:
     texts = (product.title.lower(), " ".join(product.bullet_points).lower(), product.description.lower())
     matched = 0
     for wanted in goal.attributes:
-        if any(fuzz.token_set_ratio(have, wanted) > FUZZY_THRESHOLD for have in product.attributes) or any(
+        if any(token_set_ratio(have, wanted) > FUZZY_THRESHOLD for have in product.attributes) or any(
                 wanted in text for text in texts):
             matched += 1
     return matched
@@ -66,13 +73,14 @@ def attribute_matches(product: Product, goal: Goal) -> int:
 
 def option_matches(chosen: list[str], goal: Goal) -> int:
     chosen_norm = [normalize_color(c) for c in chosen]
-    return sum(any(fuzz.token_set_ratio(c, normalize_color(wanted)) > FUZZY_THRESHOLD for c in chosen_norm)
+    return sum(any(token_set_ratio(c, normalize_color(wanted)) > FUZZY_THRESHOLD for c in chosen_norm)
                for wanted in goal.options)
 
 
 @functools.lru_cache(maxsize=65_536)
-def title_nouns(title: str) -> frozenset[str]:
-    return frozenset(t.text.lower() for t in _nlp()(title) if t.pos_ in ("NOUN", "PROPN"))
+def title_nouns(title: str) -> tuple[str, ...]:
+    """The title's nouns, lower-cased, repeats kept: WebShop divides by how many there are."""
+    return tuple(t.text.lower() for t in _nlp()(title) if t.pos_ in ("NOUN", "PROPN"))
 
 
 @functools.cache
@@ -93,7 +101,8 @@ def type_factor(product: Product, target: Product) -> tuple[float, bool, bool, f
     wanted = {c.strip() for c in target.product_category.split("›")}
     category_match = len(bought & wanted) >= 2
     desired = title_nouns(target.title)
-    title_score = len(title_nouns(product.title) & desired) / len(desired) if desired else 0.2
+    shared = set(title_nouns(product.title)) & set(desired)
+    title_score = len(shared) / len(desired) if desired else 0.2  # distinct shared nouns over all, repeats too
     factor = 1.0 if (query_match or category_match or title_score > 0.2) else 0.5
     if title_score < 0.1:
         factor = 0.1

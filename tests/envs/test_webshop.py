@@ -15,7 +15,8 @@ from envs.checker import check_env
 from envs.webshop.env import WebShopEnv, catalogue, expert_actions
 from envs.webshop.generator import generate_catalogue
 from envs.webshop.products import Goal, Product, load_real_catalogue, parse_price
-from envs.webshop.reward import get_reward, normalize_color, type_factor
+from envs.webshop.fuzzy import token_set_ratio
+from envs.webshop.reward import get_reward, normalize_color, title_nouns, type_factor
 
 TEE = Product(asin="B000000001", title="Everkind Cotton T-Shirt for Men", price=19.99, price_tag="$19.99",
               category="fashion", query="t-shirt", product_category="Fashion › Men › Shirts",
@@ -43,12 +44,55 @@ def test_attributes_match_fuzzily_or_in_the_text() -> None:
 
 
 def test_options_are_matched_after_colour_normalisation() -> None:
-    assert normalize_color("navy blue") == "blue" and normalize_color("light blue") == "light blue"
+    assert normalize_color("navy blue") == "blue" and normalize_color("light blue") == "blue"
     assert normalize_color("xx-large") == "xx-large"
     assert get_reward(TEE, TEE.price, {"color": "white"}, goal(), TEE).r_option == 0.0
     parts = get_reward(TEE, TEE.price, {"color": "navy blue"}, goal(), TEE)
     assert parts.r_option == 0.5  # "navy blue" is blue; the size was not chosen
     assert parts.total == pytest.approx((2 + 1 + 1) / (2 + 2 + 1))
+
+
+# Scores of thefuzz 0.19.0 (WebShop's pin, pure-Python difflib: not symmetric), recorded from it.
+# WebShop calls it with the bought product's value first and matches above 85.
+THEFUZZ_0_19 = [("7.5", "5", 100), ("10.5", "10", 100), ("xl", "XL", 100), ("pack of 2", "12 inch (pack of 1)", 88),
+                ("51 inch (pack of 2)", "18 inch (pack of 1)", 88), ("18 inch (pack of 1)", "51 inch (pack of 2)", 83),
+                ("open toe", "low rise", 25), ("low rise", "open toe", 38), ("home office", "touch screen", 9),
+                ("Größe 5", "grosse 5", 77), ("", "x", 0), ("!!", "!!", 0)]
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), THEFUZZ_0_19)
+def test_fuzzy_scores_are_thefuzz_0_19s(a: str, b: str, expected: int) -> None:
+    assert token_set_ratio(a, b) == expected
+
+
+def test_options_match_as_webshop_matches_them() -> None:
+    """Sizes after WebShop's preprocessing (lower case, punctuation as spaces) and difflib's ratio."""
+    def r_option(wanted: str, chosen: str) -> float | None:
+        return get_reward(TEE, TEE.price, {"size": chosen}, goal(options=(wanted,)), TEE).r_option
+
+    assert r_option("7.5", "5") == r_option("10", "10.5") == r_option("XL", "xl") == 1.0
+    assert r_option("12 inch (pack of 1)", "pack of 2") == 1.0
+    assert r_option("51 inch (pack of 2)", "18 inch (pack of 1)") == 0.0  # 83 with difflib (88 with Levenshtein)
+
+
+def test_colours_normalise_with_webshops_list() -> None:
+    def r_option(wanted: str, chosen: str) -> float | None:
+        return get_reward(TEE, TEE.price, {"color": chosen}, goal(options=(wanted,)), TEE).r_option
+
+    assert normalize_color("dark grey") == normalize_color("dark green") == "dark"
+    assert r_option("light blue", "sky blue") == r_option("dark grey", "dark green") == 1.0
+    assert r_option("grey", "dark grey") == 0.0
+
+
+def test_title_score_counts_the_targets_repeated_nouns() -> None:
+    target = Product(**{**TEE.__dict__, "title": "Shirt Rack with Shirt Hangers for Shirt Closet"})
+    bought = Product(**{**TEE.__dict__, "query": "other", "product_category": "Other › Things",
+                        "title": "Shirt Box"})
+    desired = title_nouns(target.title)
+    assert desired.count("shirt") == 3  # a list: WebShop divides by every noun, repeats included
+    _, _, _, title_score = type_factor(bought, target)
+    assert title_score == pytest.approx(len(set(title_nouns(bought.title)) & set(desired)) / len(desired))
+    assert title_score < len(set(title_nouns(bought.title)) & set(desired)) / len(set(desired))
 
 
 def test_price_over_the_limit_costs_one_part() -> None:
