@@ -29,8 +29,10 @@ def checkpoint_dir(run_dir: Path, iteration: int) -> Path:
     return run_dir / "checkpoints" / f"iter-{iteration:06d}"
 
 
-def save_checkpoint(run_dir: Path, iteration: int, model: Any, tokenizer: Any, optimizer: Any, keep: int) -> Path:
-    """Model (or LoRA adapter), optimizer and RNG states of a finished iteration, then ``latest``."""
+def save_checkpoint(run_dir: Path, iteration: int, model: Any, tokenizer: Any, optimizer: Any, keep: int,
+                    extra: dict[str, Any] | None = None) -> Path:
+    """Model (or LoRA adapter), optimizer and RNG states of a finished iteration (and ``extra``: other
+    state the run needs to continue exactly, e.g. the curriculum's), then ``latest``."""
     target = checkpoint_dir(run_dir, iteration)
     shutil.rmtree(target, ignore_errors=True)
     with publish_directory(target) as staging:
@@ -41,6 +43,7 @@ def save_checkpoint(run_dir: Path, iteration: int, model: Any, tokenizer: Any, o
             "iteration": iteration,
             "python_rng": _jsonable(random.getstate()),
             "numpy_rng": _jsonable(np.random.get_state()),
+            "extra": extra or {},
         }
         torch.save(torch.get_rng_state(), staging / "torch_rng.pt")
         (staging / "state.json").write_text(json.dumps(state))
@@ -66,6 +69,11 @@ def restore_state(checkpoint: Path, optimizer: Any) -> int:
     np.random.set_state(_tuples(state["numpy_rng"]))
     torch.set_rng_state(torch.load(checkpoint / "torch_rng.pt", weights_only=True))
     return int(state["iteration"])
+
+
+def checkpoint_extra(checkpoint: Path) -> dict[str, Any]:
+    """The ``extra`` state saved with ``checkpoint`` (empty for checkpoints written without one)."""
+    return dict(json.loads((checkpoint / "state.json").read_text()).get("extra", {}))
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, float]]:

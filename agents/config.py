@@ -62,6 +62,61 @@ class LoraConfig(BaseModel):
     )
 
 
+class DynamicSamplingConfig(BaseModel):
+    """Keep only groups whose rewards differ (DAPO's dynamic sampling): a group that ties has zero
+    advantage and teaches nothing, so more groups are collected to replace it, within a cap."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(True, description="Drop tied groups and collect new ones in their place.")
+    max_extra_groups: int = Field(
+        4, ge=0, description="Groups collected at most per iteration beyond tasks_per_iter to replace tied ones."
+    )
+
+
+class WarmStartConfig(BaseModel):
+    """A supervised warm start on the env's expert demonstrations, run as training's first stage when a
+    short probe finds that the starting model cannot act in the env (RL would get no signal)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["auto", "always", "never"] = Field(
+        "auto", description="auto: warm start when the probe sees no success and mostly invalid replies."
+    )
+    probe_tasks: int = Field(4, ge=1, description="Train tasks the probe plays (one sample each).")
+    probe_invalid_rate: float = Field(
+        0.5, ge=0, le=1, description="The probe calls the model unable to act above this share of invalid replies."
+    )
+    demonstrations: int = Field(48, ge=1, description="Expert episodes on train tasks 0..N-1.")
+    epochs: int = Field(1, ge=1, description="Passes over the demonstrations.")
+    learning_rate: float = Field(5e-5, gt=0, description="AdamW learning rate of the warm start.")
+    batch_size: int = Field(8, ge=1, description="Demonstrations per optimizer step.")
+
+
+class CurriculumConfig(BaseModel):
+    """Difficulty that follows the training success rate, so that groups stay mixed. ``levels`` are
+    env arguments laid over ``env.kwargs``, easiest first; none means no curriculum."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    levels: list[dict[str, Any]] = Field(default_factory=list, description="Env kwargs per level, easiest first.")
+    start_level: int = Field(0, ge=0, description="Level of the first iteration.")
+    window: int = Field(2, ge=1, description="Iterations whose success rate is averaged to decide a move.")
+    target_low: float = Field(0.3, ge=0, le=1, description="Rolling success below this: one level easier.")
+    target_high: float = Field(0.7, ge=0, le=1, description="Rolling success above this: one level harder.")
+
+
+class HeldOutConfig(BaseModel):
+    """A small seeded held-out evaluation inside the run: at the start, after a warm start, at the end."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tasks: int = Field(8, ge=0, description="Held-out tasks 0..N-1 (0 = no held-out evaluation).")
+    samples: int = Field(2, ge=1, description="Samples per task.")
+    split: str | None = Field(None, description="Held-out split (null: the env's own, envs.eval_split).")
+    every: int = Field(0, ge=0, description="Also evaluate every N iterations (0 = start and end only).")
+
+
 class TrainConfig(BaseModel):
     """How the policy is trained (the ``train:`` section of ``configs/<env>.yaml``)."""
 
@@ -98,6 +153,10 @@ class TrainConfig(BaseModel):
     checkpoint_every: int = Field(1, ge=1, description="Save a checkpoint every N iterations (and at the end).")
     keep_checkpoints: int = Field(2, ge=1, description="Checkpoints kept on disk (oldest removed first).")
     lora: LoraConfig = Field(default_factory=LoraConfig)
+    dynamic_sampling: DynamicSamplingConfig = Field(default_factory=DynamicSamplingConfig)
+    warmstart: WarmStartConfig = Field(default_factory=WarmStartConfig)
+    curriculum: CurriculumConfig = Field(default_factory=CurriculumConfig)
+    heldout: HeldOutConfig = Field(default_factory=HeldOutConfig)
 
 
 class EnvSpec(BaseModel):
@@ -171,8 +230,12 @@ class ExperimentConfig(RunConfig):
     compare: CompareSettings = Field(default_factory=CompareSettings)
 
     def run_config(self) -> RunConfig:
-        """The part ``agents.train`` and ``agents.eval`` read."""
-        return RunConfig.model_validate(self.model_dump(exclude={"compare"}))
+        """The part ``agents.train`` and ``agents.eval`` read. The comparison warm-starts and evaluates
+        every model itself, so its training runs do neither."""
+        config = RunConfig.model_validate(self.model_dump(exclude={"compare"}))
+        config.train.warmstart.mode = "never"
+        config.train.heldout.tasks = 0
+        return config
 
 
 class ConfigError(ValueError):

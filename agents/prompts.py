@@ -10,24 +10,32 @@ from dataclasses import dataclass
 _ACTION_SYNTAX = """Think briefly if you need to, then end your reply with exactly one line:
 Action: <your action>"""
 
+# Actions each prompt shows, in the grammar of the env's default setting (ALFWorld's package logic
+# says "move X to Y" where the archived games say "put X in/on Y"); tests play every one of them.
+EXAMPLE_ACTIONS = {
+    "alfworld": ("go to countertop 1", "take mug 1 from countertop 1", "move mug 1 to coffeemachine 1",
+                 "open fridge 1", "heat mug 1 with microwave 1", "use desklamp 1"),
+    "webshop": ("search[blue wireless headphones]", "click[Buy Now]", "search[long clip-in hair extension]"),
+}
+_ALFWORLD, _WEBSHOP = EXAMPLE_ACTIONS["alfworld"], EXAMPLE_ACTIONS["webshop"]
+
 SYSTEM_PROMPTS = {
     "alfworld": f"""You are an agent in a text-based household (ALFWorld). Each turn you read what you \
 observe and the actions available to you, and you choose one action to get closer to your task.
-Actions look like "go to countertop 1", "take mug 1 from countertop 1", "put mug 1 in/on \
-coffeemachine 1", "open fridge 1", "heat mug 1 with microwave 1", "use desklamp 1".
+Actions look like {", ".join(f'"{a}"' for a in _ALFWORLD)}.
 {_ACTION_SYNTAX}
 For example:
-Action: go to countertop 1""",
+Action: {_ALFWORLD[0]}""",
     "code": """You are an expert Python programmer. Each turn you get a function to write, or the test \
 output of your last attempt. Reply with the complete function (imports included) in one ```python block.""",
     "webshop": f"""You are shopping online (WebShop) for the product the instruction describes. On the \
 search page you can search; on other pages you click what the page lists in [brackets]: a product, \
 its options (choose the ones the instruction asks for), "< Prev", "Next >", "Back to Search", and \
 "Buy Now" when the product and options are right.
-Actions look like "search[blue wireless headphones]" or "click[Buy Now]".
+Actions look like "{_WEBSHOP[0]}" or "{_WEBSHOP[1]}".
 {_ACTION_SYNTAX}
 For example:
-Action: search[long clip-in hair extension]""",
+Action: {_WEBSHOP[2]}""",
     "bfcl": """You are an expert in composing functions. You are given a question and a set of possible \
 functions. Based on the question, make one or more function calls to achieve the purpose. To call \
 functions, reply with only a Python list of calls, with every argument by keyword, e.g.

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import argparse
 import copy
+import io
 import json
 import logging
 import math
 import signal
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -31,18 +31,32 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from agents.backends import HFBackend
-from agents.checkpoint import latest_checkpoint, restore_state, resume_metrics, save_checkpoint
-from agents.collector import collect, group_requests
-from agents.config import ConfigError, RunConfig, config_path, load_config, served_by, with_overrides
+from agents.checkpoint import (
+    checkpoint_extra,
+    latest_checkpoint,
+    read_metrics,
+    restore_state,
+    resume_metrics,
+    save_checkpoint,
+)
+from agents.config import ConfigError, EnvSpec, RunConfig, config_path, load_config, served_by, with_overrides
+from agents.curriculum import Curriculum
+from agents.heldout import HeldOutScore, append_score, describe_change, evaluate_heldout, read_scores
 from agents.learner import Learner
 from agents.models import DEFAULT_MODEL, ModelError
 from agents.policy import Policy, load_policy
+from agents.sampling import groups, sample_iteration
 from agents.summary import summarize
 from agents.trajectory import trajectory_file, write_trajectories
+from agents.warmstart import probe, warm_start
 from agents.workers import WorkerPool, start_pool
+from envs import make_env
 
 COLUMNS = {  # metric → (header, format)
     "iteration": ("iter", "{:>4.0f}"),
+    "curriculum_level": ("level", "{:>5.0f}"),
+    "signal_groups": ("signal", "{:>6.0f}"),
+    "groups_collected": ("groups", "{:>6.0f}"),
     "success_rate": ("success", "{:>7.2f}"),
     "mean_return": ("return", "{:>7.3f}"),
     "mean_turns": ("turns", "{:>5.1f}"),
@@ -99,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-samples", type=int, help="ResRL positive tokens sampled per group")
     p.add_argument("--kl-coef", type=float, help="KL penalty to the initial model (0 = off)")
     p.add_argument("--lora", action=argparse.BooleanOptionalAction, default=None, help="train LoRA adapters")
+    p.add_argument("--warm-start", choices=["auto", "always", "never"],
+                   help="override train.warmstart.mode (auto: when a probe finds the model cannot act)")
+    p.add_argument("--curriculum", action=argparse.BooleanOptionalAction, default=None,
+                   help="use train.curriculum.levels (default: yes, unless the env plays real game files)")
     p.add_argument("--backend", choices=["hf", "vllm"], default="hf", help="generation backend")
     p.add_argument("--workers", type=int, help="override rollout.workers")
     p.add_argument("--ray-address", help="join this Ray cluster instead of starting one")
@@ -129,7 +147,40 @@ def resolve(args: argparse.Namespace) -> tuple[RunConfig, dict[str, Any]]:
                             rollout={"max_turns": args.max_turns, "workers": args.workers})
     if args.lora is not None:
         config.train.lora.enabled = args.lora
+    if args.warm_start is not None:
+        config.train.warmstart.mode = args.warm_start
+    if args.curriculum is False or (args.curriculum is None and config.train.curriculum.levels
+                                    and plays_real_files(config.env)):
+        config.train.curriculum.levels = []  # difficulty knobs shape generated tasks, not real files
     return config, {"model": args.model, "seed": args.seed, "backend": args.backend, "out": str(args.out)}
+
+
+def without_env_arguments(config: RunConfig, console: Console) -> RunConfig:
+    """``config`` without the stages that need the env's arguments, which an env server owns: the
+    curriculum's levels, the held-out split, the expert's local env (unless forced)."""
+    train = config.train
+    dropped = [name for name, on in (("curriculum", bool(train.curriculum.levels)),
+                                     ("held-out evaluation", bool(train.heldout.tasks)),
+                                     ("warm start", train.warmstart.mode == "auto")) if on]
+    if dropped:
+        console.print(f"through an env server: no {', '.join(dropped)} (they need the env's arguments, which the "
+                      "server owns)", soft_wrap=True)
+    train.curriculum.levels = []
+    train.heldout.tasks = 0
+    if train.warmstart.mode == "auto":
+        train.warmstart.mode = "never"
+    return config
+
+
+def plays_real_files(spec: EnvSpec) -> bool:
+    """Whether the env reads real task files (where a generator's difficulty knobs do not apply)."""
+    if spec.server is not None:
+        return False
+    env = make_env(spec.model_dump())
+    try:
+        return getattr(env.unwrapped, "task_source", None) == "files"
+    finally:
+        env.close()
 
 
 def prepare_model(policy: Policy, config: RunConfig, checkpoint: Path | None) -> Any:
@@ -152,6 +203,8 @@ def prepare_model(policy: Policy, config: RunConfig, checkpoint: Path | None) ->
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)  # rows show up at once in a log file or a pipe too
     console = Console()
     from transformers.utils import logging as hf_logging
 
@@ -160,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config, run = resolve(args)
         config = served_by(config, args.env_server)
+        if config.env.server is not None and not args.resume:
+            config = without_env_arguments(config, console)
         if config.train.lora.enabled and run["backend"] == "vllm":
             raise ConfigError("LoRA with the vllm backend is not supported yet; use full fine-tuning or --backend hf")
         out = Path(run["out"])
@@ -183,93 +238,217 @@ def train(config: RunConfig, run: dict[str, Any], policy: Policy, checkpoint: Pa
     seed = int(run["seed"])
     torch.manual_seed(seed)
     model = prepare_model(policy, config, checkpoint)
-    reference = copy.deepcopy(model).eval() if config.train.kl_coef > 0 else None
     learner = Learner(model, config.train, pad_token_id=policy.tokenizer.pad_token_id,
-                      temperature=config.rollout.temperature, seed=seed, reference=reference)
-    start = restore_state(checkpoint, learner.optimizer) + 1 if checkpoint is not None else 1
+                      temperature=config.rollout.temperature, seed=seed)
+    curriculum = Curriculum(config.train.curriculum)
+    start = 1
+    if checkpoint is not None:
+        start = restore_state(checkpoint, learner.optimizer) + 1
+        curriculum.load_state_dict(checkpoint_extra(checkpoint).get("curriculum", curriculum.state_dict()))
     out.mkdir(parents=True, exist_ok=True)
     earlier_s = resume_metrics(out, start - 1)
+    scores = read_scores(out, up_to=start - 1)
     (out / "config.yaml").write_text(yaml.safe_dump(config.model_dump() | {"run": run}, sort_keys=False))
 
     from torch.utils.tensorboard import SummaryWriter
 
     writer = SummaryWriter(str(out / "tb"))
-    rollout = config.rollout
-    pool = start_pool(config.env, rollout, ray_address=ray_address)
+    pool = start_pool(curriculum.env_spec(config.env), config.rollout, ray_address=ray_address)
     stop = StopFlag()
     last_saved = completed = start - 1
-    console.print(f"training {run['model']} with {config.train.algo} on {config.env.id}: "
-                  f"iterations {start}..{config.train.iterations}, run directory {out}", soft_wrap=True)
-    console.print(" ".join(header for header, _ in COLUMNS.values()), soft_wrap=True)
+    rows = read_metrics(out)
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=True) as progress:
+            if checkpoint is None:
+                scores = first_stage(config, run, policy, model, learner, curriculum, pool, scores, out, console,
+                                     progress)
+            if config.train.kl_coef > 0:  # the reference is the model RL starts from (after any warm start)
+                learner.reference = copy.deepcopy(model).eval()
+            console.print(f"training {run['model']} with {config.train.algo} on {config.env.id}: "
+                          f"iterations {start}..{config.train.iterations}, run directory {out}", soft_wrap=True)
+            console.print(" ".join(header for header, _ in COLUMNS.values()), soft_wrap=True)
             for iteration in range(start, config.train.iterations + 1):
+                pool.configure(curriculum.env_spec(config.env).model_dump())
                 row = run_iteration(iteration, config, policy, learner, pool, progress, stop, seed, out)
+                row["curriculum_level"] = float(curriculum.level) if curriculum.enabled else math.nan
+                row["curriculum_move"] = float(curriculum.update(row["success_rate"])) if curriculum.enabled \
+                    else math.nan
                 row["elapsed_s"] = earlier_s + time.perf_counter() - started
-                console.print(" ".join(fmt.format(row[key]) for key, (_, fmt) in COLUMNS.items()), soft_wrap=True)
+                console.print(format_row(row), soft_wrap=True)
+                if not row["signal_groups"]:
+                    console.print(f"     [yellow]no learning signal:[/yellow] {tied_groups(row)}", soft_wrap=True)
+                rows.append(row)
                 with (out / "metrics.jsonl").open("a") as metrics:
                     metrics.write(json.dumps(row) + "\n")
                 for key, value in row.items():
                     if key != "iteration" and not math.isnan(value):
                         writer.add_scalar(key, value, iteration)
                 writer.flush()
-                if iteration % config.train.checkpoint_every == 0 or iteration == config.train.iterations:
+                every = config.train.heldout.every
+                last = iteration == config.train.iterations
+                if config.train.heldout.tasks and (last or (every and iteration % every == 0)):
+                    scores.append(heldout(config, policy, pool, progress, seed, "end" if last else
+                                          f"iteration {iteration}", iteration, out, console))
+                if iteration % config.train.checkpoint_every == 0 or last:
                     save_checkpoint(out, iteration, model, policy.tokenizer, learner.optimizer,
-                                    config.train.keep_checkpoints)
+                                    config.train.keep_checkpoints, {"curriculum": curriculum.state_dict()})
                     last_saved = iteration
                 completed = iteration
                 stop.check()
     except InterruptedRunError:  # the model is as the last completed iteration left it
         if completed > last_saved:
-            save_checkpoint(out, completed, model, policy.tokenizer, learner.optimizer, config.train.keep_checkpoints)
+            save_checkpoint(out, completed, model, policy.tokenizer, learner.optimizer, config.train.keep_checkpoints,
+                            {"curriculum": curriculum.state_dict()})
         console.print(f"[yellow]stopped[/yellow] after iteration {completed}; "
                       f"continue with: python -m agents.train --resume {out}")
         return 130
     finally:
         pool.close()
         writer.close()
+    for line in run_summary(rows, scores, config):
+        console.print(line, soft_wrap=True)
     console.print(f"done: metrics {out / 'metrics.jsonl'}, trajectories {out / 'trajectories'}, "
                   f"checkpoint {latest_checkpoint(out)}, TensorBoard: tensorboard --logdir {out / 'tb'}",
                   soft_wrap=True)
     return 0
 
 
+def first_stage(config: RunConfig, run: dict[str, Any], policy: Policy, model: Any, learner: Learner,
+                curriculum: Curriculum, pool: WorkerPool, scores: list[HeldOutScore], out: Path, console: Console,
+                progress: Progress) -> list[HeldOutScore]:
+    """Before iteration 1: the held-out score of the starting model, and a warm start when the model
+    cannot act in the env (or when forced), checkpointed as iteration 0 so a resume skips it."""
+    seed = int(run["seed"])
+    settings = config.train.warmstart
+    if config.train.heldout.tasks and not any(s.stage == "start" for s in scores):
+        scores.append(heldout(config, policy, pool, progress, seed, "start", 0, out, console))
+    pool.configure(curriculum.env_spec(config.env).model_dump())
+    if settings.mode == "never":
+        return scores
+    if settings.mode == "auto":
+        with console.status("probing whether the model can act in the env"):
+            found = probe(config, policy, pool, seed=seed)
+        able = not found.cannot_act(settings.probe_invalid_rate)
+        console.print(f"probe: {found.successes}/{found.episodes} successes, {found.invalid_rate:.0%} invalid replies: "
+                      + ("no warm start needed" if able else "warm start on expert demonstrations first"),
+                      soft_wrap=True)
+        if able:
+            return scores
+    levels = [curriculum.config.levels[level] for level in range(len(curriculum.config.levels))] or [{}]
+    specs = [config.env.model_copy(update={"kwargs": config.env.kwargs | level}) for level in levels]
+    with console.status(f"warm start on {settings.demonstrations} expert demonstrations"):
+        report = warm_start(model, config, policy, specs, seed=seed)
+    sync_weights(policy, model)
+    (out / "warmstart.json").write_text(json.dumps(report, indent=2))
+    losses = report["losses"]
+    console.print(f"warm start: {report['demonstrations']} demonstrations, loss {losses[0]:.3f} -> {losses[-1]:.3f} "
+                  f"in {report['wall_s']:.0f} s", soft_wrap=True)
+    save_checkpoint(out, 0, model, policy.tokenizer, learner.optimizer, config.train.keep_checkpoints,
+                    {"curriculum": curriculum.state_dict()})
+    if config.train.heldout.tasks:
+        scores.append(heldout(config, policy, pool, progress, seed, "warm start", 0, out, console))
+    return scores
+
+
+def heldout(config: RunConfig, policy: Policy, pool: WorkerPool, progress: Progress, seed: int, stage: str,
+            iteration: int, out: Path, console: Console) -> HeldOutScore:
+    """Evaluate on the held-out tasks, record the score and print it."""
+    task = progress.add_task(f"held-out evaluation ({stage})", total=config.train.heldout.tasks *
+                             config.train.heldout.samples)
+    score = evaluate_heldout(stage, iteration, config, policy, pool, seed=seed,
+                             on_turn=lambda _turn, done, _total: progress.update(task, completed=done))
+    progress.remove_task(task)
+    append_score(out, score)
+    console.print(f"held-out ({stage}): success {score.success:.2f} (+/- {score.stderr:.2f}), "
+                  f"{score.invalid_rate:.0%} invalid replies, {score.wall_s:.0f} s", soft_wrap=True)
+    return score
+
+
+def sync_weights(policy: Policy, model: Any) -> None:
+    """Let the generation backend use the trained weights (the HF backend generates with ``model`` itself)."""
+    if not isinstance(policy.backend, HFBackend):
+        policy.backend.load_weights(model.state_dict())
+
+
+def format_row(row: dict[str, float]) -> str:
+    """The terminal row; a figure that does not exist this iteration (no update, no negatives) reads n/a."""
+    cells = []
+    for key, (header, fmt) in COLUMNS.items():
+        value = row.get(key, math.nan)
+        width = len(fmt.format(0.0))
+        cells.append("n/a".rjust(max(width, len(header))) if math.isnan(value) else fmt.format(value))
+    return " ".join(cells)
+
+
+def tied_groups(row: dict[str, float]) -> str:
+    """Why an iteration had nothing to learn from, in words."""
+    parts = [f"{int(row[key])} {words}" for key, words in (("groups_all_success", "all succeeded"),
+                                                           ("groups_all_failure", "all failed"),
+                                                           ("groups_tied_other", "tied on a partial reward"))
+             if row.get(key)]
+    collected = int(row["groups_collected"])
+    detail = f" ({', '.join(parts)})" if parts else ""
+    return f"every one of {collected} groups tied{detail}; the model was not changed by this iteration"
+
+
+def run_summary(rows: list[dict[str, float]], scores: list[HeldOutScore], config: RunConfig) -> list[str]:
+    """The end-of-run lines: how many updates could learn, why not, and the held-out change."""
+    lines = []
+    learned = sum(1 for row in rows if row.get("signal_groups", 1) > 0)
+    lines.append(f"updates with a learning signal: {learned} of {len(rows)} iterations")
+    if learned < len(rows):
+        failed = sum(row.get("groups_all_failure", 0) for row in rows)
+        solved = sum(row.get("groups_all_success", 0) for row in rows)
+        advice = []
+        if failed >= solved:
+            advice.append("the model rarely succeeds: warm-start it (train.warmstart.mode: always), use easier "
+                          "tasks or a curriculum (train.curriculum.levels)")
+        else:
+            advice.append("the model nearly always succeeds: use harder tasks or a curriculum "
+                          "(train.curriculum.levels)")
+        if not config.train.dynamic_sampling.enabled:
+            advice.append("turn on train.dynamic_sampling to replace tied groups")
+        else:
+            advice.append("raise train.dynamic_sampling.max_extra_groups or train.group_size")
+        lines.append("tied iterations teach nothing; " + "; ".join(advice))
+    if len(scores) >= 2:
+        lines.append(describe_change(scores[0], scores[-1]))
+        warm = [s for s in scores if s.stage == "warm start"]
+        if warm and scores[-1] is not warm[0]:
+            lines.append("  of which RL after the warm start: " + describe_change(warm[0], scores[-1]))
+    return lines
+
+
 def run_iteration(iteration: int, config: RunConfig, policy: Policy, learner: Learner, pool: WorkerPool,
                   progress: Progress, stop: StopFlag, seed: int, out: Path) -> dict[str, float]:
     """Rollout, update and records of one iteration; returns its table row."""
-    train = config.train
-    requests = group_requests(train.tasks_per_iter, train.group_size,
-                              seed=seed * 1_000_003 + iteration * train.tasks_per_iter, prefix=f"i{iteration}-g")
-    episodes = progress.add_task(f"iteration {iteration}: rollout", total=len(requests))
+    episodes = progress.add_task(f"iteration {iteration}: rollout", total=None)
 
-    def on_turn(_turn: int, done: int, _total: int) -> None:
-        progress.update(episodes, completed=done)
+    def on_turn(_turn: int, done: int, total: int) -> None:
+        progress.update(episodes, completed=done, total=total)
         stop.check()
 
-    result = collect(requests, pool=pool, backend=policy.backend, chat=policy.chat, env_id=config.env.id,
-                     config=config.rollout, seed=seed + iteration, iteration=iteration, on_turn=on_turn)
+    batch = sample_iteration(iteration, config, policy, pool, seed=seed, on_turn=on_turn)
     progress.remove_task(episodes)
-    # Episodes the agent never spoke in (an env error at reset) teach nothing; a lone sample of a
-    # group (its siblings lost) has no advantage.
-    usable = [t for t in result.trajectories if any(t.agent_mask)]
-    sizes = Counter(t.group_id for t in usable)
-    complete = [t for t in usable if sizes[t.group_id] > 1]
     tick = time.perf_counter()
     steps = progress.add_task(f"iteration {iteration}: update", total=None)
-    update = learner.update(complete, iteration, lambda done, total: progress.update(steps, completed=done,
-                                                                                    total=total))
+    update = learner.update(batch.kept, iteration, lambda done, total: progress.update(steps, completed=done,
+                                                                                      total=total))
     progress.remove_task(steps)
-    if not isinstance(policy.backend, HFBackend):  # the HF backend generates with the trained model itself
-        policy.backend.load_weights(learner.model.state_dict())
+    if update.optimizer_steps:
+        sync_weights(policy, learner.model)
     update_s = time.perf_counter() - tick
-    weighted = [t.model_copy(update={"weights": w}) for t, w in zip(complete, update.weights, strict=True)]
-    write_trajectories(trajectory_file(out, iteration), weighted)
-    figures = summarize(result.trajectories, result.stats)
+    weights = {(t.group_id, t.sample_index): w for t, w in zip(batch.kept, update.weights, strict=True)}
+    # every episode, for the viewer; those the update learnt from carry their ResRL weights
+    write_trajectories(trajectory_file(out, iteration), [
+        t.model_copy(update={"weights": weights.get((t.group_id, t.sample_index))}) for t in batch.trajectories])
+    figures = summarize(batch.trajectories, batch.stats)
+    counts = batch.counts
     return {
         "iteration": float(iteration),
         "success_rate": figures["success_rate"],
-        "mean_return": sum(t.env_return for t in result.trajectories) / max(len(result.trajectories), 1),
+        "mean_return": sum(t.env_return for t in batch.trajectories) / max(len(batch.trajectories), 1),
         "mean_reward": figures["mean_reward"],
         "mean_turns": figures["mean_turns"],
         "invalid_rate": figures["invalid_rate"],
@@ -284,13 +463,22 @@ def run_iteration(iteration: int, config: RunConfig, policy: Policy, learner: Le
         "positive_logprob": update.positive_logprob,
         "positive_logprob_gain": update.positive_logprob_gain,
         "tokens_per_s": figures["tokens_per_s"],
-        "rollout_s": result.stats.total_s,
-        "generate_s": result.stats.generate_s,
-        "env_s": result.stats.env_s,
+        "rollout_s": batch.stats.total_s,
+        "generate_s": batch.stats.generate_s,
+        "env_s": batch.stats.env_s,
         "update_s": update_s,
-        "episodes": float(len(result.trajectories)),
-        "lost_episodes": float(len(result.lost)),
-        "env_errors": float(sum(t.end_reason == "env_error" for t in result.trajectories)),
+        "episodes": float(len(batch.trajectories)),
+        "lost_episodes": float(len(batch.lost)),
+        "env_errors": float(sum(t.end_reason == "env_error" for t in batch.trajectories)),
+        "groups_collected": float(counts.collected),
+        "groups_kept": float(counts.kept),
+        "signal_groups": float(sum(len({t.reward for t in g}) > 1 for g in groups(batch.kept).values())),
+        "groups_all_success": float(counts.all_success),
+        "groups_all_failure": float(counts.all_failure),
+        "groups_tied_other": float(counts.tied_other),
+        "groups_incomplete": float(counts.incomplete),
+        "groups_surplus": float(counts.surplus),
+        "extra_rounds": float(counts.extra_rounds),
     }
 
 

@@ -17,7 +17,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,13 +28,15 @@ from rich.console import Console
 import resrl
 from agents.backends.base import Generation
 from agents.chat import ChatFormat
-from agents.config import ConfigError, EnvSpec, RolloutConfig, load_config
+from agents.collector import collect, group_requests
+from agents.config import ConfigError, EnvSpec, RolloutConfig, RunConfig, load_config
 from agents.episode import Episode, EpisodeRequest
 from agents.learner import Batch
 from agents.models import DEFAULT_MODEL, ModelError
-from agents.policy import load_policy
+from agents.policy import Policy, load_policy
 from agents.prompts import family
 from agents.trajectory import Trajectory
+from agents.workers import WorkerPool
 from envs import make_env
 from envs.bfcl.expert import expert_reply
 from envs.cache import publish_directory
@@ -102,6 +104,48 @@ def demonstrations(spec: EnvSpec, chat: ChatFormat, tokenizer: Any, count: int,
         raise ConfigError(f"no demonstration of {spec.id} succeeded within rollout.max_new_tokens "
                           f"({layout.max_new_tokens}) per reply; check it and the env's arguments")
     return kept
+
+@dataclass(frozen=True)
+class Probe:
+    """How the starting model does on a few train tasks: whether it can act in the env at all."""
+
+    episodes: int
+    successes: int
+    invalid_rate: float
+
+    def cannot_act(self, invalid_threshold: float) -> bool:
+        """No success and mostly invalid replies: RL would see only tied groups."""
+        return self.successes == 0 and self.invalid_rate > invalid_threshold
+
+
+def probe(config: RunConfig, policy: Policy, pool: WorkerPool, *, seed: int) -> Probe:
+    """Play ``train.warmstart.probe_tasks`` train tasks once each (the pool's current env)."""
+    requests = group_requests(config.train.warmstart.probe_tasks, 1, seed=seed * 1_000_003 - 1, prefix="probe-g")
+    result = collect(requests, pool=pool, backend=policy.backend, chat=policy.chat, env_id=config.env.id,
+                     config=config.rollout, seed=seed - 1)
+    turns = sum(t.num_turns for t in result.trajectories)
+    return Probe(len(result.trajectories), sum(t.success for t in result.trajectories),
+                 sum(t.invalid_turns for t in result.trajectories) / max(turns, 1))
+
+
+def warm_start(model: Any, config: RunConfig, policy: Policy, specs: Sequence[EnvSpec], *,
+               seed: int) -> dict[str, Any]:
+    """Fine-tune ``model`` in place on ``train.warmstart.demonstrations`` expert episodes spread evenly
+    over ``specs`` (e.g. a curriculum's levels); returns what ``warmstart.json`` records."""
+    settings = config.train.warmstart
+    if any(spec.server is not None for spec in specs):
+        raise ConfigError("a warm start plays the expert on a local env; with --env-server set "
+                          "train.warmstart.mode: never (or warm-start first with python -m agents.warmstart)")
+    started = time.perf_counter()
+    share = -(-settings.demonstrations // len(specs))
+    demos = [demo for spec in specs
+             for demo in demonstrations(spec, policy.chat, policy.tokenizer, share, config.rollout)]
+    losses = fine_tune(model, demos, pad_token_id=policy.tokenizer.pad_token_id, epochs=settings.epochs,
+                       lr=settings.learning_rate, batch_size=settings.batch_size, seed=seed,
+                       agent_logits_only=config.train.agent_logits_only)
+    return {"demonstrations": len(demos), "losses": losses, "wall_s": time.perf_counter() - started,
+            **settings.model_dump()}
+
 
 def fine_tune(model: Any, demos: list[Trajectory], *, pad_token_id: int, epochs: int, lr: float, batch_size: int,
               seed: int, agent_logits_only: bool = True) -> list[float]:

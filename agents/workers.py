@@ -60,6 +60,11 @@ class EnvWorker:
     def ready(self) -> int:
         return os.getpid()
 
+    def configure(self, env_spec: Mapping[str, Any]) -> None:
+        """Host envs of another spec from the next reset on (a curriculum level, a held-out split)."""
+        self.close()
+        self.env_spec = dict(env_spec)
+
     def run(self, commands: Sequence[Command]) -> list[Outcome]:
         return [self._run(command) for command in commands]
 
@@ -164,6 +169,13 @@ class WorkerPool:
             self._replace(worker)
             lost.update(dict.fromkeys(slots, reason))
         return outcomes, lost
+
+    def configure(self, env_spec: Mapping[str, Any]) -> None:
+        """Every worker (and every replacement) hosts envs of ``env_spec`` from the next reset on."""
+        if dict(env_spec) == self.env_spec:
+            return
+        self.env_spec = dict(env_spec)
+        ray.get([actor.configure.remote(self.env_spec) for actor in self.actors], timeout=self.timeout_s)
 
     def close(self) -> None:
         for actor in self.actors:

@@ -74,6 +74,11 @@ class ALFWorldEnv(TextEnv):
     def num_tasks(self) -> int:
         return len(self.tasks)
 
+    @property
+    def task_source(self) -> str:
+        """``files`` (real game files) or ``generated`` (the built-in generator, with difficulty knobs)."""
+        return self.tasks.source
+
     def _reset_task(self, options: dict[str, Any]) -> tuple[str, dict[str, Any], list[str] | None]:
         index = self._choose_task(options, len(self.tasks), self.tasks.task_id, f"split {self.split}")
         if self._game is None or self._game_index != index:

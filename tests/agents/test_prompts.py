@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import re
+
 import envs
 from agents.prompts import (
+    EXAMPLE_ACTIONS,
     GENERIC_SYSTEM_PROMPT,
+    SYSTEM_PROMPTS,
     ParsedAction,
     family,
     format_observation,
@@ -10,6 +14,7 @@ from agents.prompts import (
     read_action,
     system_prompt,
 )
+from envs.alfworld.generator import TASK_TYPES
 
 ACTIONS = ["go to countertop 1", "go to countertop 12", "take mug 1 from countertop 1", "look"]
 
@@ -70,3 +75,45 @@ def test_webshop_actions_keep_their_brackets() -> None:
     assert parse_action("Action: `click[b0abc]`.", actions).action == "click[B0ABC]"
     assert parse_action("Action: search[blue shoes]").action == "search[blue shoes]"
     assert parse_action("Action: [look]").action == "look" and parse_action("Action: <look>").action == "look"
+
+
+def _template(action: str) -> str:
+    """An ALFWorld command with its objects and receptacles ("mug 1") replaced by a placeholder."""
+    return re.sub(r"[a-z]+ \d+", "X", action)
+
+
+def test_every_alfworld_example_action_is_accepted_by_the_default_env() -> None:
+    """The planner plays one generated game of each task type in the env's default setting; every
+    example the system prompt shows must be admissible (the env's test of validity) somewhere."""
+    examples = {_template(action): action for action in EXAMPLE_ACTIONS["alfworld"]}
+    assert all(f'"{action}"' in SYSTEM_PROMPTS["alfworld"] for action in examples.values())
+    accepted: set[str] = set()
+    for task_type in TASK_TYPES:
+        env = envs.make_env({"id": "resrl/ALFWorld-v0", "kwargs": {
+            "source": "generated", "num_generated": 24, "task_types": [task_type], "expert_plan": True}})
+        _, info = env.reset(options={"task_index": 0})
+        for _ in range(40):
+            accepted |= {_template(a) for a in info["available_actions"]}
+            _, _, terminated, _, info = env.step(info["expert_plan"][0])
+            assert not info["invalid_action"]
+            if terminated:
+                break
+        env.close()
+    rejected = [action for template, action in examples.items() if template not in accepted]
+    assert not rejected, f"the default ALFWorld env never accepts {rejected}"
+
+
+def test_every_webshop_example_action_is_accepted_by_the_default_env() -> None:
+    env = envs.make_env({"id": "resrl/WebShop-v0", "kwargs": {}})
+    searches = [a for a in EXAMPLE_ACTIONS["webshop"] if a.startswith("search[")]
+    for action in searches:
+        env.reset(seed=0)
+        _, _, _, _, info = env.step(action)
+        assert not info["invalid_action"], action
+    product = next(a for a in info["available_actions"] if a.startswith("click[") and a[6:-1].isalnum()
+                   and a[6:-1].isupper())
+    env.step(product)
+    for action in set(EXAMPLE_ACTIONS["webshop"]) - set(searches):
+        _, _, terminated, _, info = env.step(action)
+        assert not info["invalid_action"] and terminated, action
+    env.close()

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -18,12 +19,14 @@ from agents.trajectory import read_trajectories
 from tests.agents.conftest import GENERATED_ALFWORLD
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIG = {
+CONFIG: dict[str, Any] = {
     "env": GENERATED_ALFWORLD,
     "rollout": {"max_new_tokens": 8, "max_turns": 2, "workers": 1, "envs_per_worker": 4, "worker_cpus": 0},
     # weight decay moves the weights even when every reward ties, so resuming is checked on real updates
     "train": {"tasks_per_iter": 2, "group_size": 2, "mini_batch_size": 4, "micro_batch_size": 2,
-              "learning_rate": 1e-3, "weight_decay": 0.1, "rank": 4},
+              "learning_rate": 1e-3, "weight_decay": 0.1, "rank": 4,
+              # the run's own stages are tested in test_train_stages.py
+              "dynamic_sampling": {"enabled": False}, "warmstart": {"mode": "never"}, "heldout": {"tasks": 0}},
 }
 
 

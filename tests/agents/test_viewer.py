@@ -31,8 +31,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path
     root = tmp_path_factory.mktemp("runs")
     config = root.parent / "viewer-config.yaml"
     config.write_text(yaml.safe_dump(CONFIG))
+    with_curriculum = root.parent / "viewer-curriculum.yaml"  # the resrl run also charts its curriculum level
+    curriculum = {"levels": [{"max_steps": 3}, {"max_steps": 4}], "window": 1}
+    with_curriculum.write_text(yaml.safe_dump({**CONFIG, "train": {**CONFIG["train"], "curriculum": curriculum}}))
     for algo, iterations in (("resrl", "2"), ("grpo", "1")):
-        done = subprocess.run([sys.executable, "-m", "agents.train", "--config", str(config), "--model",
+        done = subprocess.run([sys.executable, "-m", "agents.train", "--config",
+                               str(with_curriculum if algo == "resrl" else config), "--model",
                                str(tiny_model_dir), "--algo", algo, "--iterations", iterations, "--seed", "1",
                                "--out", str(root / f"{algo}-run")], cwd=REPO, capture_output=True, text=True,
                               timeout=900, env=os.environ)
@@ -70,6 +74,7 @@ def test_the_viewer_in_a_browser(viewer: str, tmp_path: Path) -> None:
         page.locator("#runs li.run").first.click()
         expect(page.locator("#list li.traj")).to_have_count(4)  # 2 tasks x 2 samples
         expect(page.locator("#charts .chart")).not_to_have_count(0)
+        expect(page.locator('#charts .chart[data-metric="curriculum level"]')).to_have_count(1)
         page.select_option("#filter-outcome", "success")
         expect(page.locator("#list li.traj")).to_have_count(0)  # a random tiny model solves nothing
         page.select_option("#filter-outcome", "")

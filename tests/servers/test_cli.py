@@ -28,7 +28,8 @@ def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path.write_text(yaml.safe_dump({
         "env": GENERATED_ALFWORLD,
         "rollout": {"max_new_tokens": 8, "max_turns": 2, "workers": 1, "envs_per_worker": 4, "worker_cpus": 0},
-        "train": {"iterations": 1, "tasks_per_iter": 2, "group_size": 2, "mini_batch_size": 4, "rank": 4},
+        "train": {"iterations": 1, "tasks_per_iter": 2, "group_size": 2, "mini_batch_size": 4, "rank": 4,
+                  "dynamic_sampling": {"enabled": False}},
     }))
     return path
 

@@ -4,7 +4,8 @@
 const $ = (id) => document.getElementById(id);
 const state = { runs: [], run: null, iteration: null, trajectory: null, turn: 0, timer: null };
 const CHARTS = [["success_rate", "success rate"], ["mean_return", "return"], ["omega_negative", "mean ω (negative)"],
-                ["approx_kl", "KL"], ["tokens_per_s", "tokens/s"]];
+                ["approx_kl", "KL"], ["tokens_per_s", "tokens/s"], ["curriculum_level", "curriculum level"],
+                ["signal_groups", "groups with a learning signal"]];
 
 async function api(path) {
   const response = await fetch(path);
