@@ -141,6 +141,10 @@ class TrainConfig(BaseModel):
     quantile_low: float = Field(0.1, ge=0, le=1, description="ResRL: lower quantile alpha of residual energies.")
     quantile_high: float = Field(0.9, ge=0, le=1, description="ResRL: upper quantile beta of residual energies.")
     floor: float = Field(0.3, ge=0, le=1, description="ResRL: smallest weight xi a negative token can get.")
+    positive: Literal["advantage", "reward"] = Field(
+        "advantage", description="ResRL/NSR: positive samples are those with A > 0 (the ones the update raises), "
+        "or with reward > 0 as in the reference code; the same for 0/1 rewards, not for partial credit.",
+    )
     length_scaling: bool = Field(False, description="Scale positive rewards down for long responses.")
     length_start: int = Field(3500, ge=1, description="Length scaling: agent tokens where scaling begins.")
     length_end: int = Field(4096, ge=1, description="Length scaling: agent tokens where it reaches end_scale.")

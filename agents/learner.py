@@ -117,6 +117,7 @@ class Learner:
             rewards = resrl.length_scaled_reward(rewards, batch.agent_mask.sum(1), start=config.length_start,
                                                  end=config.length_end, end_scale=config.length_end_scale)
         advantages = resrl.group_advantages(rewards, group_ids)
+        positive = rewards > 0 if config.positive == "reward" else None
         old_logprobs, hidden, entropy = self._score(self.model, batch, full=True)
         assert hidden is not None and entropy is not None
         mask = batch.agent_mask
@@ -126,9 +127,11 @@ class Learner:
             weights = resrl.residual_weights(
                 hidden, advantages, mask, group_ids, rank=config.rank, num_samples=config.num_samples,
                 quantiles=(config.quantile_low, config.quantile_high), floor=config.floor, generator=generator,
+                positive=positive,
             )
         del hidden
-        token_adv = resrl.token_advantages(advantages, weights, mask, algo=config.algo, lambda_pos=config.lambda_pos)
+        token_adv = resrl.token_advantages(advantages, weights, mask, algo=config.algo, lambda_pos=config.lambda_pos,
+                                           positive=positive)
         reference = None
         if config.kl_coef > 0:
             if self.reference is None:

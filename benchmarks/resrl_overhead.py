@@ -2,8 +2,9 @@
 
 For each model size, group size G and sequence length T: one forward+backward of a batch
 of G sequences (the step the trainer does anyway), then ``residual_weights`` +
-``token_advantages`` on the hidden states that forward produced. Prints the ratio
-(goal: under 3%). Both are timed in the same run, best of ``--repeats``.
+``token_advantages`` on the hidden states that forward produced, with the positives' Gram matrix in
+fp32 and in fp64 (the default). Prints the fp64 weighting's share of the step (goal: under 3%) and
+its cost against fp32. All are timed in the same run, best of ``--repeats``.
 
     python benchmarks/resrl_overhead.py            # tiny model + SmolLM2-sized, a few shapes (~5 min on 2 cores)
     python benchmarks/resrl_overhead.py --quick    # tiny model only
@@ -60,8 +61,9 @@ def measure(
     advantages: torch.Tensor,
     group_ids: torch.Tensor,
     repeats: int,
-) -> tuple[float, float]:
-    """Seconds for one forward+backward, and for the weighting of what that forward produced."""
+) -> tuple[float, float, float]:
+    """Seconds for one forward+backward, and for the weighting of what that forward produced with the
+    positives' Gram matrix in fp32 and in fp64 (the default)."""
     captured: dict[str, torch.Tensor] = {}
 
     def step() -> None:
@@ -70,12 +72,16 @@ def measure(
         captured["hidden"] = out.hidden
         model.zero_grad(set_to_none=True)
 
-    def weigh() -> None:
-        generator = torch.Generator().manual_seed(0)
-        w = resrl.residual_weights(captured["hidden"], advantages, agent_mask, group_ids, generator=generator)
-        resrl.token_advantages(advantages, w, agent_mask, algo="resrl")
+    def weigh(gram_dtype: torch.dtype) -> Callable[[], None]:
+        def run() -> None:
+            generator = torch.Generator().manual_seed(0)
+            w = resrl.residual_weights(captured["hidden"], advantages, agent_mask, group_ids, generator=generator,
+                                       gram_dtype=gram_dtype)
+            resrl.token_advantages(advantages, w, agent_mask, algo="resrl")
+        return run
 
-    return best_of(repeats, step), best_of(max(repeats, 3), weigh)
+    step_time = best_of(repeats, step)
+    return step_time, best_of(max(repeats, 3), weigh(torch.float32)), best_of(max(repeats, 3), weigh(torch.float64))
 
 
 def main() -> None:
@@ -85,7 +91,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device cpu")
-    print(f"{'model':>13} {'G':>3} {'T':>5} {'agent tok':>9} {'fwd+bwd s':>9} {'weights s':>9} {'ratio':>7}")
+    print(f"{'model':>13} {'G':>3} {'T':>5} {'agent tok':>9} {'fwd+bwd s':>9} {'w fp32 s':>9} {'w fp64 s':>9} "
+          f"{'fp64 ratio':>10} {'fp64/fp32':>9}")
     for name, shape in MODELS.items():
         if args.quick and name != "tiny":
             continue
@@ -97,10 +104,10 @@ def main() -> None:
             agent_mask = agent.expand(group_size, -1).clone()
             advantages = resrl.group_advantages(torch.tensor([1.0, 0.0] * (group_size // 2)), torch.zeros(group_size))
             group_ids = torch.zeros(group_size, dtype=torch.long)
-            step_time, weigh_time = measure(model, ids, agent_mask, advantages, group_ids, args.repeats)
+            step_time, fp32_time, fp64_time = measure(model, ids, agent_mask, advantages, group_ids, args.repeats)
             print(
                 f"{name:>13} {group_size:>3} {length:>5} {int(agent_mask.sum()):>9} {step_time:>9.3f} "
-                f"{weigh_time:>9.4f} {weigh_time / step_time:>6.2%}",
+                f"{fp32_time:>9.4f} {fp64_time:>9.4f} {fp64_time / step_time:>10.2%} {fp64_time / fp32_time:>8.2f}x",
                 flush=True,
             )
 

@@ -42,17 +42,17 @@ def load_original(webshop: Path, thefuzz: Path) -> Any:
     package.__path__ = [str(engine)]
     sys.modules.setdefault("web_agent_site", types.ModuleType("web_agent_site"))
     sys.modules["web_agent_site.engine"] = package
-    for name in ("normalize", "goal"):
-        spec = importlib.util.spec_from_file_location(f"web_agent_site.engine.{name}", engine / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        ours = _nlp()
-        load, spacy.load = spacy.load, lambda *_args, **_kwargs: ours  # type: ignore[assignment]
-        try:
+    ours = _nlp()
+    load, spacy.load = spacy.load, lambda *_args, **_kwargs: ours
+    try:
+        for name in ("normalize", "goal"):
+            spec = importlib.util.spec_from_file_location(f"web_agent_site.engine.{name}", engine / f"{name}.py")
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
             spec.loader.exec_module(module)
-        finally:
-            spacy.load = load  # type: ignore[assignment]
+    finally:
+        spacy.load = load
     return sys.modules["web_agent_site.engine.goal"]
 
 

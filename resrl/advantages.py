@@ -56,13 +56,17 @@ def token_advantages(
     *,
     algo: Algo,
     lambda_pos: float = 0.1,
+    positive: Tensor | None = None,
 ) -> Tensor:
     """Spread sample advantages ``[B]`` over agent tokens ``[B, T]``; zero elsewhere.
 
     - ``grpo``:  Ã = A on every agent token.
-    - ``nsr``:   Ã = λ_pos·A on positive samples (A > 0), A on negative ones.
+    - ``nsr``:   Ã = λ_pos·A on positive samples, A on negative ones.
     - ``resrl``: Ã = λ_pos·A on positive samples, ω·A on negative ones, where ω
       are the residual weights of :func:`resrl.residual_weights` (required).
+
+    Positive samples are ``advantages > 0`` unless ``positive`` ``[B]`` says otherwise (the
+    reference code's ``reward > 0``: with partial rewards a positive sample can have A < 0).
     """
     if algo not in ALGOS:
         raise ValueError(f"unknown algo {algo!r}; expected one of {ALGOS}")
@@ -71,11 +75,11 @@ def token_advantages(
     if algo == "grpo":
         scaled = per_token
     else:
-        positive = per_token > 0
+        is_positive = per_token > 0 if positive is None else positive.to(torch.bool)[:, None].expand(mask.shape)
         negative_scale: Tensor | float = 1.0
         if algo == "resrl":
             if weights is None:
                 raise ValueError("algo='resrl' needs the residual weights")
             negative_scale = weights.to(torch.float32)
-        scaled = torch.where(positive, lambda_pos * per_token, negative_scale * per_token)
+        scaled = torch.where(is_positive, lambda_pos * per_token, negative_scale * per_token)
     return torch.where(mask, scaled, torch.zeros_like(scaled))

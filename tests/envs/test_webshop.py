@@ -13,9 +13,9 @@ import pytest
 import envs
 from envs.checker import check_env
 from envs.webshop.env import WebShopEnv, catalogue, expert_actions
+from envs.webshop.fuzzy import token_set_ratio
 from envs.webshop.generator import generate_catalogue
 from envs.webshop.products import Goal, Product, load_real_catalogue, parse_price
-from envs.webshop.fuzzy import token_set_ratio
 from envs.webshop.reward import get_reward, normalize_color, title_nouns, type_factor
 
 TEE = Product(asin="B000000001", title="Everkind Cotton T-Shirt for Men", price=19.99, price_tag="$19.99",

@@ -214,3 +214,95 @@ def test_subspace_matches_svd_for_tall_wide_and_rank_deficient_matrices(shape: t
         assert basis.shape == (shape[1], keep)
         want = vh[:keep].T @ vh[:keep]
         torch.testing.assert_close((basis @ basis.T).double(), want, atol=1e-4, rtol=0)
+
+
+# -- edge cases measured against the reference code (docs/resrl.md, "Differences") -----------------------
+def _one_group(pos: torch.Tensor, neg: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``pos`` [P, T, d] and ``neg`` [N, T, d] as one group with A = +1 / -1, every token an agent token."""
+    hidden = torch.cat([pos, neg])
+    advantages = torch.tensor([1.0] * len(pos) + [-1.0] * len(neg))
+    mask = torch.ones(hidden.shape[:2], dtype=torch.bool)
+    return hidden, advantages, mask, torch.zeros(len(hidden), dtype=torch.long)
+
+
+def test_a_near_flat_spread_is_not_stretched_over_the_range() -> None:
+    """Negative tokens that differ only by float rounding (identical ones, or ones 1e-7 apart), and a
+    subspace that holds every direction (rank >= d): ω stays 1 rather than spreading noise over [ξ, 1]."""
+    gen = torch.Generator().manual_seed(7)
+    pos = torch.randn(3, 16, D, generator=gen)
+    token = torch.randn(D, generator=gen)
+    identical = token.expand(2, 16, D).clone()
+    nearly = identical * (1 + 1e-7 * torch.randn(2, 16, D, generator=gen))
+    many = torch.randn(8, 16, D, generator=gen)  # 128 positive tokens span all of R^d
+    spread_out = torch.randn(2, 16, D, generator=gen)
+    for positives, neg, rank in ((pos, identical, 4), (pos, nearly, 4), (many, spread_out, D)):
+        w = residual_weights(*_one_group(positives, neg), rank=rank, floor=FLOOR)[len(positives):]
+        assert torch.equal(w, torch.ones_like(w)), rank
+    # a real spread still gets the full range
+    w = residual_weights(*_one_group(pos, torch.randn(2, 16, D, generator=gen)), rank=4, floor=FLOOR)
+    assert w[3:].min() == pytest.approx(FLOOR) and w[3:].max() == pytest.approx(1.0)
+
+
+def _exact_weights(pos: torch.Tensor, neg: torch.Tensor, rank: int, quantiles: tuple[float, float]) -> torch.Tensor:
+    """Steps 4-7 in float64 throughout, with a full SVD: the reference for precision."""
+    x_pos = torch.nn.functional.layer_norm(pos.double().flatten(0, 1), (pos.shape[-1],), eps=1e-5)
+    x_neg = torch.nn.functional.layer_norm(neg.double().flatten(0, 1), (neg.shape[-1],), eps=1e-5)
+    mean = x_pos.mean(0)
+    v = torch.linalg.svd(x_pos - mean, full_matrices=False).Vh[:rank].T
+    centred = x_neg - mean
+    energy = (centred - centred @ v @ v.T).pow(2).sum(1) / pos.shape[-1]
+    lo, hi = torch.quantile(energy, torch.tensor(quantiles, dtype=torch.float64))
+    return FLOOR + (1 - FLOOR) * ((energy - lo) / (hi - lo + 1e-8)).clamp(0, 1)
+
+
+def test_weights_are_precise_when_the_rank_cuts_a_flat_spectrum() -> None:
+    """Rank 64 of d = 256 with positives of a nearly flat spectrum: ω within 1e-4 of float64 throughout."""
+    gen = torch.Generator().manual_seed(3)
+    d, rank = 256, 64
+    pos = torch.randn(4, 256, d, generator=gen)
+    neg = torch.randn(4, 256, d, generator=gen)
+    w = residual_weights(*_one_group(pos, neg), rank=rank, floor=FLOOR, num_samples=4096)
+    exact = _exact_weights(pos, neg, rank, (0.1, 0.9))
+    assert (w[4:].flatten().double() - exact).abs().max() < 1e-4
+
+
+def test_the_fp64_gram_keeps_the_subspace_when_the_rank_cuts_a_near_degenerate_spectrum() -> None:
+    """Eigenvalues 64 and 65 of the positives' Gram 1e-5 apart (relative): the fp32 Gram mixes the two
+    directions (projector off by ~4e-5), the fp64 Gram, the default, keeps them apart."""
+    gen = torch.Generator().manual_seed(0)
+    tokens, d, rank = 512, 256, 64
+    u, _ = torch.linalg.qr(torch.randn(tokens, d, generator=gen, dtype=torch.float64))
+    v, _ = torch.linalg.qr(torch.randn(d, d, generator=gen, dtype=torch.float64))
+    spectrum = torch.linspace(1.0, 0.5, d, dtype=torch.float64)
+    spectrum[rank] = spectrum[rank - 1] * (1 - 1e-5)
+    matrix = ((u * spectrum.sqrt()) @ v.T).float()
+    top = torch.linalg.svd(matrix.double(), full_matrices=False).Vh[:rank].T
+    exact = top @ top.T
+    error = {}
+    for dtype in (torch.float32, torch.float64):
+        found = _top_right_singular_vectors(matrix, rank, dtype).double()
+        error[dtype] = float((found @ found.T - exact).abs().max())
+    assert error[torch.float64] < 1e-6 and error[torch.float64] * 10 < error[torch.float32]
+
+
+def test_positive_by_reward_follows_the_reference_code() -> None:
+    """Partial rewards [0.2, 1.0, 0.0, 0.9]: sample 0 has A < 0 but reward > 0. By advantage it is a
+    negative, weighted by ω; by reward (the reference code) it spans the subspace and gets λ_pos·A."""
+    from resrl import group_advantages, token_advantages
+
+    gen = torch.Generator().manual_seed(1)
+    rewards = torch.tensor([0.2, 1.0, 0.0, 0.9])
+    group_ids = torch.zeros(4, dtype=torch.long)
+    advantages = group_advantages(rewards, group_ids)
+    assert advantages[0] < 0
+    hidden = torch.randn(4, 12, D, generator=gen)
+    mask = torch.ones(4, 12, dtype=torch.bool)
+    by_adv = residual_weights(hidden, advantages, mask, group_ids, rank=2, floor=FLOOR)
+    by_reward = residual_weights(hidden, advantages, mask, group_ids, rank=2, floor=FLOOR, positive=rewards > 0)
+    assert by_adv[0].min() < 1 and torch.equal(by_reward[0], torch.ones(12))  # sample 0: weighted, then spanning
+    assert not torch.equal(by_adv[2], by_reward[2])  # a different subspace weighs the true negative differently
+    tok_adv = token_advantages(advantages, by_adv, mask, algo="resrl", lambda_pos=0.1)
+    tok_reward = token_advantages(advantages, by_reward, mask, algo="resrl", lambda_pos=0.1, positive=rewards > 0)
+    assert torch.allclose(tok_reward[0], 0.1 * advantages[0].expand(12))
+    assert torch.allclose(tok_adv[0], by_adv[0] * advantages[0])
+    assert torch.allclose(tok_adv[1], tok_reward[1])  # a sample positive both ways: λ_pos·A either way
