@@ -63,6 +63,12 @@ class EvalResult(BaseModel):
     success_by_task_type: dict[str, float]
 
 
+def eval_requests(tasks: int, samples: int, seed: int) -> list[EpisodeRequest]:
+    """Task ``i`` of the split, ``samples`` times, as group ``task<i>`` with seed ``seed + i``."""
+    return [EpisodeRequest(f"task{task:05d}", sample, seed + task, options={"task_index": task})
+            for task in range(tasks) for sample in range(samples)]
+
+
 def evaluate(trajectories: list[Trajectory], samples: int) -> EvalResult:
     """Avg@k, pass@j and success per task type of one evaluation's episodes."""
     per_task: dict[str, list[bool]] = defaultdict(list)
@@ -99,8 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]error:[/red] {error}", soft_wrap=True)
         return 2
     rollout = config.rollout
-    requests = [EpisodeRequest(f"task{task:05d}", sample, args.seed + task, options={"task_index": task})
-                for task in range(args.tasks) for sample in range(args.samples)]
+    requests = eval_requests(args.tasks, args.samples, args.seed)
     pool = start_pool(config.env, rollout, ray_address=args.ray_address)
     try:
         with console.status("evaluating") as status:

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from agents.collector import collect
 from agents.config import ConfigError, EnvSpec, RunConfig
-from agents.episode import EpisodeRequest
+from agents.eval import eval_requests
 from agents.policy import Policy
 from agents.summary import mean_reward
 from agents.workers import WorkerPool
@@ -56,8 +56,7 @@ def evaluate_heldout(stage: str, iteration: int, config: RunConfig, policy: Poli
     settings = config.train.heldout
     started = time.perf_counter()
     pool.configure(heldout_spec(config).model_dump())
-    requests = [EpisodeRequest(f"task{task:05d}", sample, seed + task, options={"task_index": task})
-                for task in range(settings.tasks) for sample in range(settings.samples)]
+    requests = eval_requests(settings.tasks, settings.samples, seed)
     result = collect(requests, pool=pool, backend=policy.backend, chat=policy.chat, env_id=config.env.id,
                      config=config.rollout, seed=seed, on_turn=on_turn)
     per_task: dict[str, list[bool]] = {}
