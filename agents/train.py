@@ -335,8 +335,8 @@ def first_stage(config: RunConfig, run: dict[str, Any], policy: Policy, model: A
                       soft_wrap=True)
         if able:
             return scores
-    levels = [curriculum.config.levels[level] for level in range(len(curriculum.config.levels))] or [{}]
-    specs = [config.env.model_copy(update={"kwargs": config.env.kwargs | level}) for level in levels]
+    specs = [config.env.model_copy(update={"kwargs": config.env.kwargs | level})
+             for level in curriculum.config.levels or [{}]]
     with console.status(f"warm start on {settings.demonstrations} expert demonstrations"):
         report = warm_start(model, config, policy, specs, seed=seed)
     sync_weights(policy, model)
