@@ -89,7 +89,7 @@ def _run_all(records: list[RunRecord], experiment: ExperimentConfig, run_file: P
     for record in records:
         status = 0
         if record.run_dir and not finished(record.run_dir, experiment.train.iterations):
-            status = _train(record, model, run_file, console)
+            status = _train(record, model, experiment.compare.backend, run_file, console)
         if status == 0 and not (record.eval_dir / "eval.json").is_file():
             status = _evaluate(record, model, experiment, run_file, console)
         if status != 0:
@@ -112,11 +112,11 @@ def finished(run_dir: Path, iterations: int) -> bool:
     return checkpoint is not None and checkpoint.name == f"iter-{iterations:06d}"
 
 
-def _train(record: RunRecord, model: str, run_file: Path, console: Console) -> int:
+def _train(record: RunRecord, model: str, backend: str, run_file: Path, console: Console) -> int:
     assert record.run_dir is not None
     args = ["--resume", str(record.run_dir)] if latest_checkpoint(record.run_dir) else [
         "--config", str(run_file), "--algo", record.algo, "--seed", str(record.seed), "--out", str(record.run_dir),
-        "--model", model]
+        "--model", model, "--backend", backend]
     console.rule(f"train {record.name}")
     return _run(["agents.train", *args], console)  # its metrics record its wall time, resumes included
 
@@ -128,7 +128,7 @@ def _evaluate(record: RunRecord, start_model: str, experiment: ExperimentConfig,
     model = str(checkpoint / "model") if checkpoint else start_model
     args = ["--config", str(run_file), "--model", model, "--split", settings.split or eval_split(experiment.env.id),
             "--tasks", str(settings.tasks), "--samples", str(settings.samples), "--seed", str(record.seed),
-            "--out", str(record.eval_dir)]
+            "--out", str(record.eval_dir), "--backend", experiment.compare.backend]
     if settings.temperature is not None:
         args += ["--temperature", str(settings.temperature)]
     console.rule(f"evaluate {record.name}")

@@ -21,11 +21,12 @@ from rich.console import Console
 from rich.table import Table
 
 import resrl
+from agents.backends import BackendError
 from agents.collector import collect
 from agents.config import ConfigError, config_path, load_config, with_overrides
 from agents.episode import EpisodeRequest
 from agents.models import DEFAULT_MODEL, ModelError
-from agents.policy import load_policy
+from agents.policy import BACKENDS, load_run_policy
 from agents.summary import mean_reward
 from agents.trajectory import Trajectory, trajectory_file, write_trajectories
 from agents.workers import start_pool
@@ -43,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=4, help="samples per task (k)")
     p.add_argument("--temperature", type=float, help="override rollout.temperature")
     p.add_argument("--max-turns", type=int, help="override rollout.max_turns")
-    p.add_argument("--backend", choices=["hf", "vllm"], default="hf")
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="generation backend (auto: vLLM where installed, else transformers)")
     p.add_argument("--workers", type=int, help="override rollout.workers")
     p.add_argument("--ray-address", help="join this Ray cluster instead of starting one")
     p.add_argument("--seed", type=int, default=0)
@@ -100,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         config = with_overrides(loaded, env_kwargs={"split": args.split},
                                 rollout={"temperature": args.temperature, "max_turns": args.max_turns,
                                          "workers": args.workers})
-        policy = load_policy(args.model, config.env.id, backend=args.backend)
-    except (ConfigError, ModelError, ValueError) as error:
+        policy = load_run_policy(args.model, config, args.backend, seed=args.seed)
+    except (ConfigError, ModelError, BackendError, ValueError) as error:
         console.print(f"[red]error:[/red] {error}", soft_wrap=True)
         return 2
     rollout = config.rollout

@@ -8,6 +8,7 @@ any mini-batching, so a group is never split across the weighting.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -65,7 +66,8 @@ class UpdateResult:
     entropy: float
     negative_weight_mean: float
     grad_norm: float
-    rollout_logprob_gap: float  # mean |trainer − rollout| log-prob on agent tokens, before the update
+    mismatch: resrl.Mismatch  # the rollout's log-probs against the trainer's, before the update
+    corrected: bool  # whether the loss carried truncated importance weights
     # Mean log-prob per agent token of the positive samples (A > 0) before the update, and how much the
     # update raised it: negative or small gains are the "lazy likelihood displacement" ResRL targets.
     positive_logprob: float
@@ -77,11 +79,12 @@ class UpdateResult:
     def nothing(cls) -> UpdateResult:
         """No trajectory to learn from (every episode failed before the agent spoke)."""
         nan = math.nan
-        return cls(nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, 0, [])
+        return cls(nan, nan, nan, nan, nan, nan, nan, resrl.Mismatch(nan, nan, nan, nan, nan), False, nan, nan, 0, [])
 
 
 class Learner:
-    """Owns the trainable model and its optimizer."""
+    """Owns the trainable model and its optimizer. With ``correct_rollout`` the loss carries truncated
+    importance weights for a rollout engine whose numerics differ from the trainer's."""
 
     def __init__(
         self,
@@ -92,6 +95,7 @@ class Learner:
         temperature: float,
         seed: int,
         reference: Any | None = None,
+        correct_rollout: bool = False,
     ) -> None:
         self.model = model
         self.config = config
@@ -99,6 +103,7 @@ class Learner:
         self.temperature = temperature if temperature > 0 else 1.0
         self.seed = seed
         self.reference = reference
+        self.correct_rollout = correct_rollout
         trainable = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=config.weight_decay)
         self.device = next(model.parameters()).device
@@ -137,7 +142,9 @@ class Learner:
             if self.reference is None:
                 raise ValueError("kl_coef > 0 needs a reference model")
             reference = self._score(self.reference, batch, full=False)[0]
-        gap = ((old_logprobs - batch.rollout_logprobs).abs()[mask]).mean() if mask.any() else torch.tensor(0.0)
+        gap = resrl.mismatch(old_logprobs, batch.rollout_logprobs, mask, cap=config.tis_cap)
+        is_weights = resrl.truncated_is_weights(old_logprobs, batch.rollout_logprobs, mask, cap=config.tis_cap) \
+            if self.correct_rollout else None
 
         order = torch.randperm(len(trajectories), generator=torch.Generator().manual_seed(self.seed + iteration))
         starts = range(0, len(trajectories), config.mini_batch_size)
@@ -157,7 +164,8 @@ class Learner:
                     for parameter in trainable:
                         parameter.grad = torch.zeros_like(parameter)
                 for micro in [] if flat else torch.split(rows, config.micro_batch_size):
-                    out = self._micro_step(batch, micro, old_logprobs, token_adv, reference, weights, total_tokens)
+                    out = self._micro_step(batch, micro, old_logprobs, token_adv, reference, weights, is_weights,
+                                           total_tokens)
                     share = float(mask[micro].sum()) / total_tokens  # token means over the mini-batch
                     sums["loss"] += out["loss"]  # already divided by the mini-batch's tokens
                     for key in ("clip_fraction", "approx_kl", "kl_to_reference"):
@@ -185,7 +193,8 @@ class Learner:
             entropy=float(entropy[mask].mean()) if mask.any() else math.nan,
             negative_weight_mean=float(omega[negative].mean()) if negative.any() else math.nan,
             grad_norm=sums["grad_norm"] / step,
-            rollout_logprob_gap=float(gap),
+            mismatch=gap,
+            corrected=is_weights is not None,
             positive_logprob=positive_before,
             positive_logprob_gain=positive_gain,
             optimizer_steps=step,
@@ -200,20 +209,23 @@ class Learner:
         token_adv: Tensor,
         reference: Tensor | None,
         weights: Tensor | None,
+        is_weights: Tensor | None,
         total_tokens: float,
     ) -> dict[str, float]:
         width = int(batch.lengths[rows].max())
         device = self.device
         cut = width - 1
         mask = batch.agent_mask[rows, :cut].to(device)
-        out = resrl.forward_logprobs_and_hidden(
-            self.model, batch.input_ids[rows, :width].to(device), batch.attention_mask[rows, :width].to(device),
-            temperature=self.temperature, positions=mask if self.config.agent_logits_only else None,
-        )
+        with self._precision():
+            out = resrl.forward_logprobs_and_hidden(
+                self.model, batch.input_ids[rows, :width].to(device), batch.attention_mask[rows, :width].to(device),
+                temperature=self.temperature, positions=mask if self.config.agent_logits_only else None,
+            )
         result = resrl.policy_loss(
             out.logprobs.float(), old_logprobs[rows, :cut].to(device), token_adv[rows, :cut].to(device), mask,
             clip=(self.config.clip_low, self.config.clip_high), total_tokens=total_tokens,
             weights=None if weights is None else weights[rows, :cut].to(device),
+            is_weights=None if is_weights is None else is_weights[rows, :cut].to(device),
         )
         loss = result.loss
         kl = 0.0
@@ -237,6 +249,12 @@ class Learner:
         mean_before = float(before[rows][mask].mean())
         return mean_before, float(after[mask].mean()) - mean_before
 
+    def _precision(self) -> contextlib.AbstractContextManager[Any]:
+        """bfloat16 autocast when ``bf16_autocast`` is set (the old, new and reference log-probs alike)."""
+        if not self.config.bf16_autocast:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
     @torch.no_grad()
     def _score(self, model: Any, batch: Batch, *, full: bool) -> tuple[Tensor, Tensor | None, Tensor | None]:
         """Log-probs ``[B, T-1]`` of ``model``; with ``full`` also penultimate hidden states
@@ -249,10 +267,12 @@ class Learner:
         for rows in torch.split(torch.arange(size), self.config.micro_batch_size):
             cut = int(batch.lengths[rows].max())
             positions = batch.agent_mask[rows, : cut - 1].to(self.device) if self.config.agent_logits_only else None
-            out = resrl.forward_logprobs_and_hidden(
-                model, batch.input_ids[rows, :cut].to(self.device), batch.attention_mask[rows, :cut].to(self.device),
-                temperature=self.temperature, with_entropy=full, positions=positions,
-            )
+            with self._precision():
+                out = resrl.forward_logprobs_and_hidden(
+                    model, batch.input_ids[rows, :cut].to(self.device),
+                    batch.attention_mask[rows, :cut].to(self.device),
+                    temperature=self.temperature, with_entropy=full, positions=positions,
+                )
             logprobs[rows, : cut - 1] = out.logprobs.float().cpu()
             if full and out.entropy is not None:
                 if hidden is None or entropy is None:

@@ -9,10 +9,23 @@ import torch
 
 from agents.backends import GenerationBackend, HFBackend
 from agents.chat import ChatFormat
+from agents.config import RunConfig, VLLMConfig
 from agents.models import load_model, load_tokenizer, resolve_model
 from agents.prompts import system_prompt
 
-BackendName = Literal["hf", "vllm"]
+BackendName = Literal["auto", "hf", "vllm"]
+BACKENDS: tuple[BackendName, ...] = ("auto", "hf", "vllm")
+
+
+def choose_backend(name: BackendName) -> Literal["hf", "vllm"]:
+    """``auto`` is the fastest backend this machine has: vLLM where it is installed and the CPU (or
+    a GPU) runs it, transformers otherwise. On 2 CPU cores vLLM in bfloat16 generates several times
+    faster than transformers in float32 (``benchmarks/generation.py``)."""
+    if name != "auto":
+        return name
+    from agents.backends.vllm import cpu_problem, vllm_installed
+
+    return "vllm" if vllm_installed() and (torch.cuda.is_available() or cpu_problem() is None) else "hf"
 
 
 @dataclass
@@ -23,6 +36,7 @@ class Policy:
     chat: ChatFormat
     backend: GenerationBackend
     model: Any | None
+    backend_name: Literal["hf", "vllm"] = "hf"
 
 
 def load_policy(
@@ -33,13 +47,17 @@ def load_policy(
     device: str = "cpu",
     dtype: torch.dtype = torch.float32,
     with_model: bool = True,
-    **vllm_args: Any,
+    vllm: VLLMConfig | None = None,
+    max_model_len: int | None = None,
+    seed: int = 0,
 ) -> Policy:
     """Load ``model_name`` (see :func:`agents.models.resolve_model`) for ``env_id``'s prompts.
 
     With ``backend="hf"`` the backend generates with the trainable model itself, so updates need no
-    copy; with ``"vllm"`` a vLLM engine generates and ``with_model`` decides whether a trainable
-    copy is loaded too."""
+    copy; with ``"vllm"`` a vLLM engine (``vllm`` settings, prompts and replies of at most
+    ``max_model_len`` tokens) generates and ``with_model`` decides whether a trainable copy is
+    loaded too."""
+    backend = choose_backend(backend)
     tokenizer = load_tokenizer(model_name)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -51,5 +69,13 @@ def load_policy(
     else:
         from agents.backends.vllm import VLLMBackend
 
-        generator = VLLMBackend(resolve_model(model_name), stop_token_ids=chat.stop_token_ids, **vllm_args)
-    return Policy(tokenizer, chat, generator, model)
+        generator = VLLMBackend(resolve_model(model_name), stop_token_ids=chat.stop_token_ids, settings=vllm,
+                                max_model_len=max_model_len, seed=seed)
+    return Policy(tokenizer, chat, generator, model, backend)
+
+
+def load_run_policy(model_name: str | None, config: RunConfig, backend: BackendName, *, seed: int = 0,
+                    device: str = "cpu", dtype: torch.dtype = torch.float32) -> Policy:
+    """The policy a run's config asks for: its env's prompts, its vLLM settings, its context budget."""
+    return load_policy(model_name, config.env.id, backend=backend, device=device, dtype=dtype,
+                       vllm=config.rollout.vllm, max_model_len=config.rollout.context_tokens, seed=seed)

@@ -17,10 +17,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from agents.backends import BackendError
 from agents.collector import collect, group_requests
 from agents.config import ConfigError, RunConfig, config_path, load_config, served_by, with_overrides
 from agents.models import DEFAULT_MODEL, ModelError
-from agents.policy import load_policy
+from agents.policy import BACKENDS, load_run_policy
 from agents.summary import summarize
 from agents.trajectory import trajectory_file, write_trajectories
 from agents.workers import start_pool
@@ -31,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--env", default="alfworld", help="env family; reads configs/<env>.yaml (default alfworld)")
     parser.add_argument("--config", type=Path, help="a run config YAML instead of configs/<env>.yaml")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="local checkpoint, Hub id (cached), or the default")
-    parser.add_argument("--backend", choices=["hf", "vllm"], default="hf", help="generation backend")
+    parser.add_argument("--backend", choices=BACKENDS, default="auto",
+                        help="generation backend (auto: vLLM where installed, else transformers)")
     parser.add_argument("--tasks", type=int, default=4, help="tasks (groups) to collect")
     parser.add_argument("--group-size", type=int, default=2, help="samples per task (same start state)")
     parser.add_argument("--split", help="override env.kwargs.split (e.g. eval_out_of_distribution)")
@@ -64,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         config = resolve_config(args)
-        policy = load_policy(args.model, config.env.id, backend=args.backend)
-    except (ConfigError, ModelError, ValueError) as error:
+        policy = load_run_policy(args.model, config, args.backend, seed=args.seed)
+    except (ConfigError, ModelError, BackendError, ValueError) as error:
         console.print(f"[red]error:[/red] {error}", soft_wrap=True)
         return 2
     rollout = config.rollout
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "config": config.model_dump(),
                 "model": args.model,
-                "backend": args.backend,
+                "backend": policy.backend_name,
                 "seed": args.seed,
                 "figures": figures,
                 "lost": [{"group_id": r.group_id, "sample": r.sample_index, "why": why} for r, why in result.lost],

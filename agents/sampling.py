@@ -9,14 +9,16 @@ in the iteration's success figures (and in the curriculum), since that is what t
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 from agents.collector import RolloutResult, RolloutStats, collect, group_requests
 from agents.config import DynamicSamplingConfig, RunConfig
 from agents.episode import EpisodeRequest
 from agents.policy import Policy
+from agents.task_filter import TaskFilter
 from agents.trajectory import Trajectory
 from agents.workers import WorkerPool
 
@@ -64,27 +66,38 @@ def sample_iteration(
     pool: WorkerPool,
     *,
     seed: int,
+    tasks: TaskFilter | None = None,
     on_turn: Callable[[int, int, int], None] | None = None,
 ) -> IterationBatch:
-    """Collect the iteration's groups and choose the ones the update learns from."""
+    """Collect the iteration's groups and choose the ones the update learns from. With ``tasks``
+    the groups' tasks are drawn by measured difficulty, and each group's outcome is recorded there."""
     train = config.train
     dynamic: DynamicSamplingConfig = train.dynamic_sampling
     batch = IterationBatch([], [])
     wanted, extra_left, round_index = train.tasks_per_iter, dynamic.max_extra_groups, 0
     base_seed = seed * 1_000_003
+    drawn: set[int] = set()
     while True:
         if round_index == 0:
-            requests = group_requests(train.tasks_per_iter, train.group_size,
-                                      seed=base_seed + iteration * train.tasks_per_iter, prefix=f"i{iteration}-g")
+            count, prefix = train.tasks_per_iter, f"i{iteration}-g"
+            round_seed = base_seed + iteration * train.tasks_per_iter
         else:
-            count = min(wanted, extra_left)
+            count, prefix = min(wanted, extra_left), f"i{iteration}-r{round_index}-g"
             extra_left -= count
-            requests = group_requests(count, train.group_size, prefix=f"i{iteration}-r{round_index}-g",
-                                      seed=base_seed + _EXTRA_SEED_OFFSET + iteration * 10_000 + 100 * round_index)
+            round_seed = base_seed + _EXTRA_SEED_OFFSET + iteration * 10_000 + 100 * round_index
+        requests = group_requests(count, train.group_size, seed=round_seed, prefix=prefix)
+        if tasks is not None:
+            chosen = tasks.draw(count, iteration, random.Random(round_seed), exclude=drawn)
+            drawn.update(chosen)
+            requests = [replace(r, options={"task_index": chosen[i // train.group_size]})
+                        for i, r in enumerate(requests)]
         result = collect(requests, pool=pool, backend=policy.backend, chat=policy.chat, env_id=config.env.id,
                          config=config.rollout, seed=seed + iteration + 100_003 * round_index, iteration=iteration,
                          on_turn=on_turn)
         _absorb(batch, result)
+        if tasks is not None:
+            for group in groups(result.trajectories).values():
+                tasks.record(iteration, group)
         kept = _choose(result.trajectories, batch.counts, wanted, dynamic.enabled)
         batch.kept.extend(kept)
         wanted -= len({t.group_id for t in kept})

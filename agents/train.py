@@ -30,7 +30,7 @@ import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from agents.backends import HFBackend
+from agents.backends import BackendError, HFBackend
 from agents.checkpoint import (
     checkpoint_extra,
     latest_checkpoint,
@@ -44,9 +44,10 @@ from agents.curriculum import Curriculum
 from agents.heldout import HeldOutScore, append_score, describe_change, evaluate_heldout, read_scores
 from agents.learner import Learner
 from agents.models import DEFAULT_MODEL, ModelError
-from agents.policy import Policy, load_policy
+from agents.policy import BACKENDS, Policy, choose_backend, load_run_policy
 from agents.sampling import groups, sample_iteration
 from agents.summary import summarize
+from agents.task_filter import TaskFilter
 from agents.trajectory import trajectory_file, write_trajectories
 from agents.warmstart import probe, warm_start
 from agents.workers import WorkerPool, start_pool
@@ -117,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override train.warmstart.mode (auto: when a probe finds the model cannot act)")
     p.add_argument("--curriculum", action=argparse.BooleanOptionalAction, default=None,
                    help="use train.curriculum.levels (default: yes, unless the env plays real game files)")
-    p.add_argument("--backend", choices=["hf", "vllm"], default="hf", help="generation backend")
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="generation backend (auto: vLLM where installed, else transformers; LoRA: transformers)")
     p.add_argument("--workers", type=int, help="override rollout.workers")
     p.add_argument("--ray-address", help="join this Ray cluster instead of starting one")
     p.add_argument("--env-server", help="play the env through its server (python -m servers <env>) at this URL")
@@ -160,12 +162,15 @@ def without_env_arguments(config: RunConfig, console: Console) -> RunConfig:
     curriculum's levels, the held-out split, the expert's local env (unless forced)."""
     train = config.train
     dropped = [name for name, on in (("curriculum", bool(train.curriculum.levels)),
+                                     ("task filter", train.task_filter.mode == "on" or
+                                      (train.task_filter.mode == "auto" and not train.curriculum.levels)),
                                      ("held-out evaluation", bool(train.heldout.tasks)),
                                      ("warm start", train.warmstart.mode == "auto")) if on]
     if dropped:
         console.print(f"through an env server: no {', '.join(dropped)} (they need the env's arguments, which the "
                       "server owns)", soft_wrap=True)
     train.curriculum.levels = []
+    train.task_filter.mode = "off"
     train.heldout.tasks = 0
     if train.warmstart.mode == "auto":
         train.warmstart.mode = "never"
@@ -181,6 +186,27 @@ def plays_real_files(spec: EnvSpec) -> bool:
         return getattr(env.unwrapped, "task_source", None) == "files"
     finally:
         env.close()
+
+
+def measured_tasks(config: RunConfig) -> TaskFilter | None:
+    """The task filter by measured difficulty, where it applies (``train.task_filter``)."""
+    settings = config.train.task_filter
+    if settings.mode == "off" or (settings.mode == "auto" and config.train.curriculum.levels):
+        return None
+    if config.env.server is not None:
+        raise ConfigError("train.task_filter needs the env's task count, which an env server does not give; "
+                          "set train.task_filter.mode: off")
+    env = make_env(config.env.model_dump())
+    try:
+        unwrapped: Any = env.unwrapped  # every env family's base class has num_tasks
+        return TaskFilter(settings, int(unwrapped.num_tasks))
+    finally:
+        env.close()
+
+
+def run_state(curriculum: Curriculum, tasks: TaskFilter | None) -> dict[str, Any]:
+    """What a checkpoint keeps of the run's task choice, so that a resume draws as a straight run."""
+    return {"curriculum": curriculum.state_dict()} | ({"task_filter": tasks.state_dict()} if tasks else {})
 
 
 def prepare_model(policy: Policy, config: RunConfig, checkpoint: Path | None) -> Any:
@@ -217,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
             config = without_env_arguments(config, console)
         if config.train.lora.enabled and run["backend"] == "vllm":
             raise ConfigError("LoRA with the vllm backend is not supported yet; use full fine-tuning or --backend hf")
+        if run["backend"] == "auto":  # chosen once: a resume keeps the run's backend
+            run["backend"] = "hf" if config.train.lora.enabled else choose_backend("auto")
         out = Path(run["out"])
         checkpoint = latest_checkpoint(out) if args.resume else None
         if not args.resume and latest_checkpoint(out) is not None:
@@ -225,8 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         dtype = torch.bfloat16 if config.train.dtype == "bfloat16" else torch.float32
         # Full fine-tuning resumes from the checkpoint's weights; LoRA loads its adapters onto the base.
         source = str(checkpoint / "model") if checkpoint and not config.train.lora.enabled else run["model"]
-        policy = load_policy(source, config.env.id, backend=run["backend"], device=device, dtype=dtype)
-    except (ConfigError, ModelError, ValueError, OSError) as error:
+        policy = load_run_policy(source, config, run["backend"], seed=int(run["seed"]), device=device, dtype=dtype)
+    except (ConfigError, ModelError, BackendError, ValueError, OSError) as error:
         console.print(f"[red]error:[/red] {error}", soft_wrap=True)
         return 2
     return train(config, run, policy, checkpoint, out, console, ray_address=args.ray_address)
@@ -238,13 +266,19 @@ def train(config: RunConfig, run: dict[str, Any], policy: Policy, checkpoint: Pa
     seed = int(run["seed"])
     torch.manual_seed(seed)
     model = prepare_model(policy, config, checkpoint)
+    correction = config.train.rollout_correction
     learner = Learner(model, config.train, pad_token_id=policy.tokenizer.pad_token_id,
-                      temperature=config.rollout.temperature, seed=seed)
+                      temperature=config.rollout.temperature, seed=seed,
+                      correct_rollout=correction == "on" or (correction == "auto" and policy.backend_name != "hf"))
     curriculum = Curriculum(config.train.curriculum)
+    tasks = measured_tasks(config)
     start = 1
     if checkpoint is not None:
         start = restore_state(checkpoint, learner.optimizer) + 1
-        curriculum.load_state_dict(checkpoint_extra(checkpoint).get("curriculum", curriculum.state_dict()))
+        extra = checkpoint_extra(checkpoint)
+        curriculum.load_state_dict(extra.get("curriculum", curriculum.state_dict()))
+        if tasks is not None:
+            tasks.load_state_dict(extra.get("task_filter", {}))
     out.mkdir(parents=True, exist_ok=True)
     earlier_s = resume_metrics(out, start - 1)
     scores = read_scores(out, up_to=start - 1)
@@ -270,10 +304,11 @@ def train(config: RunConfig, run: dict[str, Any], policy: Policy, checkpoint: Pa
             console.print(" ".join(header for header, _ in COLUMNS.values()), soft_wrap=True)
             for iteration in range(start, config.train.iterations + 1):
                 pool.configure(curriculum.env_spec(config.env).model_dump())
-                row = run_iteration(iteration, config, policy, learner, pool, progress, stop, seed, out)
+                row = run_iteration(iteration, config, policy, learner, pool, progress, stop, seed, out, tasks)
                 row["curriculum_level"] = float(curriculum.level) if curriculum.enabled else math.nan
                 row["curriculum_move"] = float(curriculum.update(row["success_rate"])) if curriculum.enabled \
                     else math.nan
+                row["tasks_resting"] = float(len(tasks.resting(iteration + 1))) if tasks else math.nan
                 row["elapsed_s"] = earlier_s + time.perf_counter() - started
                 console.print(format_row(row), soft_wrap=True)
                 if not row["signal_groups"]:
@@ -292,14 +327,14 @@ def train(config: RunConfig, run: dict[str, Any], policy: Policy, checkpoint: Pa
                                           f"iteration {iteration}", iteration, out, console))
                 if iteration % config.train.checkpoint_every == 0 or last:
                     save_checkpoint(out, iteration, model, policy.tokenizer, learner.optimizer,
-                                    config.train.keep_checkpoints, {"curriculum": curriculum.state_dict()})
+                                    config.train.keep_checkpoints, run_state(curriculum, tasks))
                     last_saved = iteration
                 completed = iteration
                 stop.check()
     except InterruptedRunError:  # the model is as the last completed iteration left it
         if completed > last_saved:
             save_checkpoint(out, completed, model, policy.tokenizer, learner.optimizer, config.train.keep_checkpoints,
-                            {"curriculum": curriculum.state_dict()})
+                            run_state(curriculum, tasks))
         console.print(f"[yellow]stopped[/yellow] after iteration {completed}; "
                       f"continue with: python -m agents.train --resume {out}")
         return 130
@@ -421,7 +456,8 @@ def run_summary(rows: list[dict[str, float]], scores: list[HeldOutScore], config
 
 
 def run_iteration(iteration: int, config: RunConfig, policy: Policy, learner: Learner, pool: WorkerPool,
-                  progress: Progress, stop: StopFlag, seed: int, out: Path) -> dict[str, float]:
+                  progress: Progress, stop: StopFlag, seed: int, out: Path, tasks: TaskFilter | None = None
+                  ) -> dict[str, float]:
     """Rollout, update and records of one iteration; returns its table row."""
     episodes = progress.add_task(f"iteration {iteration}: rollout", total=None)
 
@@ -429,7 +465,7 @@ def run_iteration(iteration: int, config: RunConfig, policy: Policy, learner: Le
         progress.update(episodes, completed=done, total=total)
         stop.check()
 
-    batch = sample_iteration(iteration, config, policy, pool, seed=seed, on_turn=on_turn)
+    batch = sample_iteration(iteration, config, policy, pool, seed=seed, tasks=tasks, on_turn=on_turn)
     progress.remove_task(episodes)
     tick = time.perf_counter()
     steps = progress.add_task(f"iteration {iteration}: update", total=None)
@@ -459,7 +495,12 @@ def run_iteration(iteration: int, config: RunConfig, policy: Policy, learner: Le
         "entropy": update.entropy,
         "loss": update.loss,
         "grad_norm": update.grad_norm,
-        "rollout_logprob_gap": update.rollout_logprob_gap,
+        "rollout_logprob_gap": update.mismatch.gap_mean,
+        "rollout_logprob_gap_max": update.mismatch.gap_max,
+        "rollout_ratio_std": update.mismatch.ratio_std,
+        "tis_weight_mean": update.mismatch.weight_mean,
+        "tis_truncated": update.mismatch.truncated,
+        "rollout_correction": float(update.corrected),
         "positive_logprob": update.positive_logprob,
         "positive_logprob_gain": update.positive_logprob_gain,
         "tokens_per_s": figures["tokens_per_s"],

@@ -34,6 +34,7 @@ def policy_loss(
     reduction: Reduction = "token-mean",
     total_tokens: float | None = None,
     weights: Tensor | None = None,
+    is_weights: Tensor | None = None,
 ) -> PolicyLoss:
     """Clipped surrogate ``-min(r·Ã, clip(r, 1-ε_lo, 1+ε_hi)·Ã)`` over agent tokens.
 
@@ -42,6 +43,8 @@ def policy_loss(
     count of the whole mini-batch, so gradient accumulation over micro-batches sums to
     the same loss) and by this batch's count otherwise. ``approx_kl`` is the k3
     estimator ``E[(r - 1) - log r]``. ``weights`` (ω) only feed the diagnostics.
+    ``is_weights`` (no gradient) scale each token's term: the truncated importance weights of
+    :func:`resrl.mismatch.truncated_is_weights` that correct for a rollout engine's other numerics.
     """
     if reduction not in ("token-mean", "seq-mean-token-mean"):
         raise ValueError(f"unknown reduction {reduction!r}")
@@ -54,6 +57,8 @@ def policy_loss(
     unclipped = -advantages * ratio
     clipped = -advantages * ratio.clamp(1.0 - clip[0], 1.0 + clip[1])
     per_token = torch.maximum(unclipped, clipped) * maskf
+    if is_weights is not None:
+        per_token = per_token * is_weights.detach().to(per_token.dtype)
 
     if reduction == "token-mean":
         denominator = total_tokens if total_tokens is not None else maskf.sum().clamp(min=1.0)

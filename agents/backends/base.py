@@ -12,6 +12,10 @@ import torch
 FinishReason = Literal["stop", "length"]
 
 
+class BackendError(RuntimeError):
+    """A backend that cannot run here (not installed, or the machine lacks what it needs)."""
+
+
 @dataclass(frozen=True)
 class SamplingParams:
     """How to decode one batch. ``temperature=0`` is greedy decoding."""

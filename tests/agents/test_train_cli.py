@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -47,9 +48,10 @@ def metrics(run: Path) -> list[dict[str, float]]:
 
 
 @pytest.mark.slow
-def test_two_iterations_then_resume_equals_four_straight(config_file: Path, tiny_model_dir: Path,
-                                                         tmp_path: Path) -> None:
-    common = ["--config", str(config_file), "--model", str(tiny_model_dir), "--seed", "3"]
+@pytest.mark.parametrize("backend", ["hf", "vllm"])
+def test_two_iterations_then_resume_equals_four_straight(config_file: Path, tiny_model_dir: Path, tmp_path: Path,
+                                                         backend: str) -> None:
+    common = ["--config", str(config_file), "--model", str(tiny_model_dir), "--seed", "3", "--backend", backend]
     straight, split = tmp_path / "straight", tmp_path / "split"
     done = train(*common, "--iterations", "4", "--out", str(straight))
     assert done.returncode == 0, done.stderr[-3000:]
@@ -62,6 +64,12 @@ def test_two_iterations_then_resume_equals_four_straight(config_file: Path, tiny
     for key in ("success_rate", "mean_return", "mean_turns", "invalid_rate", "omega_negative", "clip_fraction",
                 "approx_kl", "entropy", "tokens_per_s", "rollout_s", "update_s"):
         assert key in rows[0]
+    # the rollout's log-probs against the trainer's; vLLM's other numerics are corrected by default
+    for row in rows:
+        assert all(math.isfinite(row[key]) for key in ("rollout_logprob_gap", "rollout_logprob_gap_max",
+                                                        "rollout_ratio_std", "tis_weight_mean", "tis_truncated"))
+        assert row["rollout_correction"] == (backend == "vllm")
+        assert 0 <= row["rollout_logprob_gap"] <= row["rollout_logprob_gap_max"]
     records = list(read_trajectories(split / "trajectories" / "iter-000002.jsonl.gz"))
     assert len(records) == 4 and all(r.weights is not None and len(r.weights) == len(r.token_ids) for r in records)
     assert (split / "checkpoints" / "latest").read_text() == "iter-000002"

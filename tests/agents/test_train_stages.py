@@ -21,13 +21,14 @@ import yaml
 from agents.backends.base import Generation, SamplingParams
 from agents.chat import ChatFormat
 from agents.checkpoint import checkpoint_extra, latest_checkpoint
-from agents.config import CurriculumConfig, EnvSpec, RolloutConfig, RunConfig
+from agents.config import CurriculumConfig, EnvSpec, RolloutConfig, RunConfig, TaskFilterConfig
 from agents.curriculum import Curriculum
 from agents.heldout import read_scores
 from agents.policy import Policy
 from agents.prompts import system_prompt
 from agents.sampling import groups, sample_iteration
-from agents.trajectory import read_trajectories
+from agents.task_filter import TaskFilter
+from agents.trajectory import Trajectory, read_trajectories
 from agents.workers import WorkerPool
 from tests.agents.conftest import ENV_ID, GENERATED_ALFWORLD
 
@@ -210,3 +211,42 @@ def test_the_main_job_stages_and_a_run_that_cannot_learn(tiny_model_dir: Path, t
         for key in ("curriculum_level", "success_rate", "groups_collected", "invalid_rate", "mean_turns"):
             assert a[key] == b[key], key
     assert [s.stage for s in read_scores(split)] == ["start", "warm start", "end", "end"]
+
+
+# -- tasks by measured difficulty, where there is no curriculum --
+
+def _tied(task: int, rewards: Sequence[float]) -> list[Trajectory]:
+    return [Trajectory(env_id=ENV_ID, task_id=f"t{task}", task_info={"task_index": task}, group_id=f"g{task}",
+                       sample_index=i, seed=0, turns=[], final_observation="", token_ids=[1], agent_mask=[0],
+                       logprobs=[0.0], reward=r, env_return=r, success=r > 0, invalid_turns=0, end_reason="terminated")
+            for i, r in enumerate(rewards)]
+
+
+def test_a_task_whose_group_tied_rests_then_returns() -> None:
+    tasks = TaskFilter(TaskFilterConfig(cooldown=2), num_tasks=6)
+    tasks.record(1, _tied(0, [1.0, 1.0]))  # solved by every sample: too easy for now
+    tasks.record(1, _tied(1, [0.0, 0.0]))  # by none: too hard for now
+    tasks.record(1, _tied(2, [0.0, 1.0]))  # mixed: what the update learns from
+    assert tasks.resting(2) == tasks.resting(3) == {0, 1} and tasks.resting(4) == set()
+    for seed in range(20):
+        drawn = tasks.draw(4, 2, random.Random(seed))
+        assert sorted(drawn) == [2, 3, 4, 5]
+    assert sorted(tasks.draw(5, 2, random.Random(0))) == [0, 2, 3, 4, 5]  # too few free: a resting one fills up
+    assert tasks.draw(2, 2, random.Random(0), exclude={2, 3, 4}) == [5, 0]  # the free one, then the first to wake
+    assert tasks.records[2].samples == 2 and tasks.records[2].successes == 1
+    again = TaskFilter(TaskFilterConfig(cooldown=2), num_tasks=6)
+    again.load_state_dict(json.loads(json.dumps(tasks.state_dict())))  # as a checkpoint stores it
+    assert again.records == tasks.records
+    assert [again.draw(3, 2, random.Random(7)) for _ in range(3)] == [tasks.draw(3, 2, random.Random(7))
+                                                                     for _ in range(3)]
+
+
+def test_sampling_draws_tasks_by_measured_difficulty(tokenizer: Any, pool: WorkerPool) -> None:
+    config = _sampling_config(False, 0)
+    tasks = TaskFilter(TaskFilterConfig(cooldown=1), num_tasks=24)
+    first = sample_iteration(1, config, _policy(tokenizer, 1.0), pool, seed=0, tasks=tasks)  # "look": every group fails
+    drawn = {t.task_info["task_index"] for t in first.trajectories}
+    assert len(drawn) == 3 and all(len(g) == 2 for g in groups(first.trajectories).values())
+    assert tasks.resting(2) == drawn
+    second = sample_iteration(2, config, _policy(tokenizer, 1.0), pool, seed=0, tasks=tasks)
+    assert not drawn & {t.task_info["task_index"] for t in second.trajectories}

@@ -75,6 +75,7 @@ def test_the_viewer_in_a_browser(viewer: str, tmp_path: Path) -> None:
         expect(page.locator("#list li.traj")).to_have_count(4)  # 2 tasks x 2 samples
         expect(page.locator("#charts .chart")).not_to_have_count(0)
         expect(page.locator('#charts .chart[data-metric="curriculum level"]')).to_have_count(1)
+        expect(page.locator('#charts .chart[data-metric="rollout vs trainer |Δ log p|"]')).to_have_count(1)
         page.select_option("#filter-outcome", "success")
         expect(page.locator("#list li.traj")).to_have_count(0)  # a random tiny model solves nothing
         page.select_option("#filter-outcome", "")

