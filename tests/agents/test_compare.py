@@ -28,7 +28,7 @@ def experiment(model: Path) -> dict[str, Any]:
         "rollout": {"max_new_tokens": 24, "max_turns": 1, "workers": 1, "envs_per_worker": 4, "worker_cpus": 0},
         "train": {"iterations": 2, "tasks_per_iter": 2, "group_size": 2, "mini_batch_size": 4, "micro_batch_size": 2,
                   "learning_rate": 1e-3, "rank": 4},
-        "compare": {"algorithms": ["grpo", "resrl"], "seeds": [3], "model": str(model),
+        "compare": {"algorithms": ["grpo", "resrl"], "seeds": [3], "model": str(model), "backend": "hf",
                     "warm_start": {"demonstrations": 4, "batch_size": 2, "learning_rate": 1e-3},
                     "eval": {"tasks": 2, "samples": 2}},
     }

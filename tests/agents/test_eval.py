@@ -35,7 +35,8 @@ def test_the_eval_cli_writes_its_report(tiny_model_dir: Path, tmp_path: Path) ->
         "max_new_tokens": 6, "max_turns": 2, "workers": 1, "envs_per_worker": 4, "worker_cpus": 0}}))
     done = subprocess.run(
         [sys.executable, "-m", "agents.eval", "--config", str(config), "--model", str(tiny_model_dir),
-         "--split", "eval_out_of_distribution", "--tasks", "2", "--samples", "3", "--out", str(tmp_path / "e")],
+         "--split", "eval_out_of_distribution", "--tasks", "2", "--samples", "3", "--out", str(tmp_path / "e"),
+         "--backend", "hf"],
         cwd=REPO, capture_output=True, text=True, timeout=600, env=os.environ,
     )
     assert done.returncode == 0, done.stderr[-3000:]

@@ -162,8 +162,8 @@ STAGES_CONFIG = {
 
 
 def _train(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agents.train", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=900, env=os.environ | {"COLUMNS": "200"})
+    return subprocess.run([sys.executable, "-m", "agents.train", "--backend", "hf", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=900, env=os.environ | {"COLUMNS": "200"})
 
 
 def _rows(run: Path) -> list[dict[str, float]]:

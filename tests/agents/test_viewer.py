@@ -37,7 +37,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path
     for algo, iterations in (("resrl", "2"), ("grpo", "1")):
         done = subprocess.run([sys.executable, "-m", "agents.train", "--config",
                                str(with_curriculum if algo == "resrl" else config), "--model",
-                               str(tiny_model_dir), "--algo", algo, "--iterations", iterations, "--seed", "1",
+                               str(tiny_model_dir), "--backend", "hf", "--algo", algo, "--iterations", iterations,
+                               "--seed", "1",
                                "--out", str(root / f"{algo}-run")], cwd=REPO, capture_output=True, text=True,
                               timeout=900, env=os.environ)
         assert done.returncode == 0, done.stderr[-3000:]

@@ -44,7 +44,7 @@ def test_training_through_the_env_server(server: str, config_file: Path, tiny_mo
                                          tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "agents.train", "--config", str(config_file), "--model", str(tiny_model_dir),
-         "--env-server", server, "--out", str(tmp_path / "run")],
+         "--env-server", server, "--out", str(tmp_path / "run"), "--backend", "hf"],
         cwd=REPO, capture_output=True, text=True, timeout=900, env=os.environ,
     )
     assert done.returncode == 0, done.stderr[-3000:]
