@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from agents.backends import BackendError, HFBackend, SamplingParams
-from agents.backends.vllm import VLLMBackend, cpu_has_bf16, engine_dtype
+from agents.backends.vllm import VLLMBackend, engine_dtype
 from agents.config import VLLMConfig
 from agents.models import load_model
 from agents.policy import choose_backend
@@ -94,6 +94,11 @@ def test_a_cpu_without_avx2_gets_one_clear_error(monkeypatch: pytest.MonkeyPatch
         VLLMBackend(str(default_model_dir), stop_token_ids=[0], settings=SMALL)
 
 
-def test_auto_dtype_is_bfloat16_where_the_cpu_has_it() -> None:
+def test_auto_dtype_follows_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("on CUDA auto is always bfloat16")
     assert engine_dtype("float32") == "float32"
-    assert engine_dtype("auto") == ("bfloat16" if torch.cuda.is_available() or cpu_has_bf16() else "float32")
+    for native, expected in ((True, "bfloat16"), (False, "float32")):
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda native=native: native)
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda native=native: native)
+        assert engine_dtype("auto") == expected
