@@ -19,7 +19,7 @@ from agents.config import DynamicSamplingConfig, RunConfig
 from agents.episode import EpisodeRequest
 from agents.policy import Policy
 from agents.task_filter import TaskFilter
-from agents.trajectory import Trajectory
+from agents.trajectory import Trajectory, rewards_differ
 from agents.workers import WorkerPool
 
 # Extra groups draw their tasks from seeds far from the ones iterations use (seed·1_000_003 + i·T).
@@ -121,10 +121,9 @@ def _choose(trajectories: Sequence[Trajectory], counts: GroupCounts, wanted: int
     for group in groups(trajectories).values():
         counts.collected += 1
         usable = [t for t in group if any(t.agent_mask)]  # an env error at reset: the agent never spoke
-        rewards = {t.reward for t in usable}
         if len(usable) < 2:
             counts.incomplete += 1
-        elif dynamic and len(rewards) == 1:
+        elif dynamic and not rewards_differ(usable):
             if all(t.success for t in usable):
                 counts.all_success += 1
             elif not any(t.success for t in usable):

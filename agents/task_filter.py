@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from agents.config import TaskFilterConfig
-from agents.trajectory import Trajectory
+from agents.trajectory import Trajectory, rewards_differ
 
 
 @dataclass
@@ -65,7 +65,7 @@ class TaskFilter:
         record.groups += 1
         record.samples += len(group)
         record.successes += sum(t.success for t in group)
-        if len(group) > 1 and len({t.reward for t in group}) == 1:
+        if len(group) > 1 and not rewards_differ(group):
             record.rests_until = iteration + 1 + self.config.cooldown
 
     def state_dict(self) -> dict[str, Any]:

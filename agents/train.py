@@ -48,7 +48,7 @@ from agents.policy import BACKENDS, Policy, choose_backend, load_run_policy
 from agents.sampling import groups, sample_iteration
 from agents.summary import summarize
 from agents.task_filter import TaskFilter
-from agents.trajectory import trajectory_file, write_trajectories
+from agents.trajectory import rewards_differ, trajectory_file, write_trajectories
 from agents.warmstart import probe, warm_start
 from agents.workers import WorkerPool, start_pool
 from envs import make_env
@@ -513,7 +513,7 @@ def run_iteration(iteration: int, config: RunConfig, policy: Policy, learner: Le
         "env_errors": float(sum(t.end_reason == "env_error" for t in batch.trajectories)),
         "groups_collected": float(counts.collected),
         "groups_kept": float(counts.kept),
-        "signal_groups": float(sum(len({t.reward for t in g}) > 1 for g in groups(batch.kept).values())),
+        "signal_groups": float(sum(map(rewards_differ, groups(batch.kept).values()))),
         "groups_all_success": float(counts.all_success),
         "groups_all_failure": float(counts.all_failure),
         "groups_tied_other": float(counts.tied_other),

@@ -12,7 +12,7 @@ import gzip
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -93,6 +93,11 @@ class Trajectory(_Record):
     @property
     def num_turns(self) -> int:
         return len(self.turns)
+
+
+def rewards_differ(group: Sequence[Trajectory]) -> bool:
+    """Whether a group's samples got different rewards: only then do they have an advantage to learn from."""
+    return len({t.reward for t in group}) > 1
 
 
 def trajectory_file(run_dir: Path, iteration: int) -> Path:
