@@ -7,9 +7,12 @@ With a ``warm_start`` section, the model is first fine-tuned on expert demonstra
 (``agents.warmstart``, into ``<out>/warm-start/``) and every algorithm starts from that model. Every
 run is an ordinary ``agents.train`` run in ``<out>/<algo>-s<seed>/`` and every evaluation an
 ordinary ``agents.eval`` in ``<out>/<name>/eval/`` (``base-s<seed>`` is the starting model), each in
-its own process. Finished steps are kept: running the command again resumes an interrupted run
-and only redoes what is missing, then rewrites ``results.md``, ``results.json`` and
-``figures/*.png``. Same seeds on the same machine give the same numbers.
+its own process. With several ``seeds``, every algorithm trains once per seed, and the report gives
+each held-out figure with a 95% interval from a bootstrap over seeds and tasks, and ResRL's paired
+differences from the other algorithms on the same seeds and tasks (``agents.report``). Finished steps
+are kept: running the command again resumes an interrupted run and only redoes what is missing, then
+rewrites ``results.md``, ``results.json`` and ``figures/*.png``. Same seeds on the same machine give
+the same numbers.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from agents.checkpoint import latest_checkpoint
 from agents.config import ConfigError, ExperimentConfig, load_experiment
 from agents.models import DEFAULT_MODEL
 from agents.report import Report, RunRecord, write_report
+from agents.run_files import iteration_name
 from envs import eval_split
 
 
@@ -73,10 +77,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_all(records: list[RunRecord], experiment: ExperimentConfig, run_file: Path, out: Path,
              console: Console) -> int:
-    """Whatever is not done yet, in order; stops at the first failure (a rerun resumes there)."""
+    """Whatever is not done yet, in order; stops at the first failure (a rerun resumes there). A model
+    whose ``eval/eval.json`` exists is done: its run's checkpoints are no longer needed, so a comparison
+    can be carried elsewhere (or across machines) as each run's ``metrics.jsonl`` and ``eval/``."""
+    pending = [record for record in records if not (record.eval_dir / "eval.json").is_file()]
     model = experiment.compare.model or DEFAULT_MODEL
     warm = experiment.compare.warm_start
-    if warm is not None:
+    if warm is not None and pending:
         if not (out / "warm-start" / "model" / "config.json").is_file():
             console.rule("warm start")
             status = _run_timed(["agents.warmstart", "--config", str(run_file), "--model", model,
@@ -86,11 +93,11 @@ def _run_all(records: list[RunRecord], experiment: ExperimentConfig, run_file: P
             if status != 0:
                 return status
         model = str(out / "warm-start" / "model")
-    for record in records:
+    for record in pending:
         status = 0
         if record.run_dir and not finished(record.run_dir, experiment.train.iterations):
             status = _train(record, model, experiment.compare.backend, run_file, console)
-        if status == 0 and not (record.eval_dir / "eval.json").is_file():
+        if status == 0:
             status = _evaluate(record, model, experiment, run_file, console)
         if status != 0:
             return status
@@ -109,7 +116,7 @@ def planned_runs(experiment: ExperimentConfig, out: Path) -> list[RunRecord]:
 def finished(run_dir: Path, iterations: int) -> bool:
     """Whether the run's last iteration was checkpointed."""
     checkpoint = latest_checkpoint(run_dir)
-    return checkpoint is not None and checkpoint.name == f"iter-{iterations:06d}"
+    return checkpoint is not None and checkpoint.name == iteration_name(iterations)
 
 
 def _train(record: RunRecord, model: str, backend: str, run_file: Path, console: Console) -> int:

@@ -27,8 +27,9 @@ from agents.config import ConfigError, config_path, load_config, with_overrides
 from agents.episode import EpisodeRequest
 from agents.models import DEFAULT_MODEL, ModelError
 from agents.policy import BACKENDS, load_run_policy
+from agents.run_files import trajectory_file
 from agents.summary import mean_reward
-from agents.trajectory import Trajectory, trajectory_file, write_trajectories
+from agents.trajectory import Trajectory, write_trajectories
 from agents.workers import start_pool
 from envs import eval_split
 
@@ -53,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class TaskOutcome(BaseModel):
+    """One held-out task's samples, in sample order: what intervals over tasks are computed from."""
+
+    successes: list[bool]
+    rewards: list[float]
+
+
 class EvalResult(BaseModel):
     """What ``eval.json`` holds."""
 
@@ -63,6 +71,7 @@ class EvalResult(BaseModel):
     mean_reward: float  # partial credit where the env gives it (WebShop's score)
     pass_at_k: dict[int, float]  # unbiased pass@j for j = 1, 2, 4, ... <= k, and k
     success_by_task_type: dict[str, float]
+    per_task: dict[str, TaskOutcome]
 
 
 def eval_requests(tasks: int, samples: int, seed: int) -> list[EpisodeRequest]:
@@ -75,8 +84,10 @@ def evaluate(trajectories: list[Trajectory], samples: int) -> EvalResult:
     """Avg@k, pass@j and success per task type of one evaluation's episodes."""
     per_task: dict[str, list[bool]] = defaultdict(list)
     per_type: dict[str, list[bool]] = defaultdict(list)
-    for t in trajectories:
+    rewards: dict[str, list[float]] = defaultdict(list)
+    for t in sorted(trajectories, key=lambda t: (t.group_id, t.sample_index)):
         per_task[t.group_id].append(t.success)
+        rewards[t.group_id].append(t.reward)
         per_type[str(t.task_info.get("task_type", "all"))].append(t.success)
     ks = sorted({k for k in (1, 2, 4, 8, 16, 32, 64) if k <= samples} | {samples})
     return EvalResult(
@@ -87,6 +98,7 @@ def evaluate(trajectories: list[Trajectory], samples: int) -> EvalResult:
         mean_reward=mean_reward(trajectories),
         pass_at_k={k: resrl.mean_pass_at_k(per_task, k) for k in ks},
         success_by_task_type={kind: sum(v) / len(v) for kind, v in sorted(per_type.items())},
+        per_task={task: TaskOutcome(successes=wins, rewards=rewards[task]) for task, wins in per_task.items()},
     )
 
 

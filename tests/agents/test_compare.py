@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,7 +29,7 @@ def experiment(model: Path) -> dict[str, Any]:
         "rollout": {"max_new_tokens": 24, "max_turns": 1, "workers": 1, "envs_per_worker": 4, "worker_cpus": 0},
         "train": {"iterations": 2, "tasks_per_iter": 2, "group_size": 2, "mini_batch_size": 4, "micro_batch_size": 2,
                   "learning_rate": 1e-3, "rank": 4},
-        "compare": {"algorithms": ["grpo", "resrl"], "seeds": [3], "model": str(model), "backend": "hf",
+        "compare": {"algorithms": ["grpo", "resrl"], "seeds": [3, 4], "model": str(model), "backend": "hf",
                     "warm_start": {"demonstrations": 4, "batch_size": 2, "learning_rate": 1e-3},
                     "eval": {"tasks": 2, "samples": 2}},
     }
@@ -39,9 +40,10 @@ def compare(*args: str) -> subprocess.CompletedProcess[str]:
                           timeout=900, env=os.environ)
 
 
-def figures_of(results: dict[str, Any]) -> list[Any]:
-    """What a rerun must reproduce: every figure but the wall times."""
-    return [{k: v for k, v in row.items() if not k.endswith("wall_s")} for row in results["results"]]
+def figures_of(results: dict[str, Any]) -> dict[str, Any]:
+    """What a rerun must reproduce: every figure and interval, but the wall times."""
+    rows = [{k: v for k, v in row.items() if not k.endswith("wall_s")} for row in results["results"]]
+    return {"rows": rows} | {key: results[key] for key in ("intervals", "differences", "positive_likelihood")}
 
 
 @pytest.mark.slow
@@ -57,6 +59,15 @@ def test_compare_trains_evaluates_reports_and_reproduces(tiny_model_dir: Path, t
     assert list(rows) == ["base", "grpo", "resrl"] and results["missing"] == []
     warm = json.loads((out / "warm-start" / "warmstart.json").read_text())
     assert warm["demonstrations"] == 4 and len(warm["losses"]) == 2
+    assert [row["seeds"] for row in results["results"]] == [[3, 4]] * 3  # every algorithm with every seed
+    grpo = rows["grpo"]
+    per_seed = {"avg_at_k": grpo["avg_at_k"], "mean_reward": grpo["mean_reward"],
+                "pass@1": grpo["pass_at_k"]["1"], "pass@2": grpo["pass_at_k"]["2"]}
+    for figure, values in per_seed.items():  # over seeds and tasks, the mean is that of the seeds' figures
+        assert results["intervals"]["grpo"][figure][0] == pytest.approx(sum(values) / 2)
+        estimate, low, high = results["differences"]["resrl − grpo"][figure]
+        assert low <= estimate <= high
+    assert set(results["positive_likelihood"]) == {"grpo", "resrl"}
     base = json.loads((out / "base-s3" / "eval" / "eval.json").read_text())
     assert base["model"] == str(out / "warm-start" / "model") and base["env"]["kwargs"]["split"] == "eval"
     for algo in ("grpo", "resrl"):
@@ -68,18 +79,21 @@ def test_compare_trains_evaluates_reports_and_reproduces(tiny_model_dir: Path, t
         assert (run / "eval" / "eval.json").is_file() and rows[algo]["train_wall_s"][0] > 0
     eval_report = json.loads((out / "grpo-s3" / "eval" / "eval.json").read_text())
     assert eval_report["episodes"] == 4 and eval_report["model"].endswith("iter-000002/model")
-    assert rows["grpo"]["avg_at_k"] == [eval_report["avg_at_k"]]
-    assert rows["grpo"]["mean_reward"] == [eval_report["mean_reward"]]
+    assert rows["grpo"]["avg_at_k"][0] == eval_report["avg_at_k"]
+    assert rows["grpo"]["mean_reward"][0] == eval_report["mean_reward"]
     table = (out / "results.md").read_text()
-    for line in ("| base |", "| grpo |", "| resrl |", "Avg@2", "mean reward", "pass@2"):
+    for line in ("| base |", "| grpo |", "| resrl |", "Avg@2", "mean score", "pass@2", "| resrl − grpo |"):
         assert line in table
     for name in ("success.png", "reward.png", "pass_at_k.png", "omega_negative.png", "positive_loglik.png"):
         image = (out / "figures" / name).read_bytes()
         assert image.startswith(PNG) and len(image) > 5_000, name
 
-    # Done steps are kept: a rerun trains and evaluates nothing and reports the same.
+    # Done steps are kept: a rerun trains and evaluates nothing and reports the same. An evaluated run
+    # is done without its checkpoints, and then the warm-started model is not needed either.
     checkpoint = out / "grpo-s3" / "checkpoints" / "iter-000002" / "state.json"
     stamp = checkpoint.stat().st_mtime_ns
+    shutil.rmtree(out / "resrl-s4" / "checkpoints")
+    shutil.rmtree(out / "warm-start" / "model")
     again = compare("--config", str(config), "--out", str(out))
     assert again.returncode == 0, again.stderr
     assert not any(step in again.stdout for step in ("warm start", "train ", "evaluate "))
