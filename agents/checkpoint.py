@@ -1,13 +1,5 @@
-"""Run directories and checkpoints: written atomically, enough to continue a run exactly.
-
-    runs/<name>/
-      config.yaml            the resolved run config (+ model, seed, backend)
-      metrics.jsonl          one line per iteration
-      tb/                    TensorBoard event files
-      trajectories/          iter-NNNNNN.jsonl.gz, with ResRL weights per token
-      checkpoints/iter-NNNNNN/{model/, optimizer.pt, state.json}   the newest keep_checkpoints
-      checkpoints/latest     name of the newest complete checkpoint
-"""
+"""Checkpoints of a run (laid out as ``agents.run_files`` says): written atomically, enough to
+continue a run exactly."""
 
 from __future__ import annotations
 
@@ -22,11 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents.run_files import METRICS, checkpoint_dir, read_metrics
 from envs.cache import publish_directory
-
-
-def checkpoint_dir(run_dir: Path, iteration: int) -> Path:
-    return run_dir / "checkpoints" / f"iter-{iteration:06d}"
 
 
 def save_checkpoint(run_dir: Path, iteration: int, model: Any, tokenizer: Any, optimizer: Any, keep: int,
@@ -76,12 +65,6 @@ def checkpoint_extra(checkpoint: Path) -> dict[str, Any]:
     return dict(json.loads((checkpoint / "state.json").read_text()).get("extra", {}))
 
 
-def read_metrics(run_dir: Path) -> list[dict[str, float]]:
-    """The rows of ``metrics.jsonl``, one per iteration; none when the run has not finished one."""
-    path = run_dir / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
-
-
 def resume_metrics(run_dir: Path, checkpointed: int) -> float:
     """Keep the rows up to the checkpoint resumed from (later ones are redone); return their wall time.
 
@@ -91,7 +74,7 @@ def resume_metrics(run_dir: Path, checkpointed: int) -> float:
     rows = read_metrics(run_dir)
     kept = [row for row in rows if row["iteration"] <= checkpointed]
     if len(kept) < len(rows):
-        write_atomically(run_dir / "metrics.jsonl", "".join(json.dumps(row) + "\n" for row in kept))
+        write_atomically(run_dir / METRICS, "".join(json.dumps(row) + "\n" for row in kept))
     return float(kept[-1].get("elapsed_s", 0.0)) if kept else 0.0
 
 

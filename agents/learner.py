@@ -181,7 +181,6 @@ class Learner:
         positive_before, positive_gain = self._positive_likelihood(batch, advantages, old_logprobs)
 
         omega = weights if weights is not None else mask.float()
-        negative = mask & (token_adv < 0)
         per_sample = [
             [0.0, *omega[row, : len(t.token_ids) - 1].tolist()] for row, t in enumerate(trajectories)
         ]
@@ -191,7 +190,7 @@ class Learner:
             approx_kl=sums["approx_kl"] / step,
             kl_to_reference=sums["kl_to_reference"] / step,
             entropy=float(entropy[mask].mean()) if mask.any() else math.nan,
-            negative_weight_mean=float(omega[negative].mean()) if negative.any() else math.nan,
+            negative_weight_mean=resrl.negative_weight_mean(omega, token_adv, mask),
             grad_norm=sums["grad_norm"] / step,
             mismatch=gap,
             corrected=is_weights is not None,
@@ -231,9 +230,9 @@ class Learner:
         kl = 0.0
         if reference is not None:
             log_ratio = (reference[rows, :cut].to(device) - out.logprobs.float()).clamp(-20, 20)
-            k3 = ((log_ratio.exp() - 1) - log_ratio) * mask
-            loss = loss + self.config.kl_coef * k3.sum() / total_tokens
-            kl = (k3.sum() / mask.sum().clamp(min=1)).item()
+            divergence = resrl.k3(log_ratio) * mask
+            loss = loss + self.config.kl_coef * divergence.sum() / total_tokens
+            kl = (divergence.sum() / mask.sum().clamp(min=1)).item()
         loss.backward()  # type: ignore[no-untyped-call]
         return {"loss": result.loss.item(), "clip_fraction": result.clip_fraction, "approx_kl": result.approx_kl,
                 "kl_to_reference": kl}

@@ -30,11 +30,10 @@ import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from agents.backends import BackendError, HFBackend
+from agents.backends import BackendError
 from agents.checkpoint import (
     checkpoint_extra,
     latest_checkpoint,
-    read_metrics,
     restore_state,
     resume_metrics,
     save_checkpoint,
@@ -43,12 +42,14 @@ from agents.config import ConfigError, EnvSpec, RunConfig, config_path, load_con
 from agents.curriculum import Curriculum
 from agents.heldout import HeldOutScore, append_score, describe_change, evaluate_heldout, read_scores
 from agents.learner import Learner
+from agents.machine import describe
 from agents.models import DEFAULT_MODEL, ModelError
 from agents.policy import BACKENDS, Policy, choose_backend, load_run_policy
+from agents.run_files import METRICS, read_metrics, trajectory_file
 from agents.sampling import groups, sample_iteration
 from agents.summary import summarize
 from agents.task_filter import TaskFilter
-from agents.trajectory import rewards_differ, trajectory_file, write_trajectories
+from agents.trajectory import rewards_differ, write_trajectories
 from agents.warmstart import probe, warm_start
 from agents.workers import WorkerPool, start_pool
 from envs import make_env
@@ -211,7 +212,7 @@ def run_state(curriculum: Curriculum, tasks: TaskFilter | None) -> dict[str, Any
 
 def prepare_model(policy: Policy, config: RunConfig, checkpoint: Path | None) -> Any:
     """The trainable model: the policy's own, or LoRA adapters on it (the checkpoint's when resuming).
-    The HF backend is pointed at it, so generation always uses the trained weights."""
+    Generation always uses the trained weights: the backend takes them after every update."""
     model: Any = policy.model
     lora = config.train.lora
     if lora.enabled:
@@ -222,8 +223,7 @@ def prepare_model(policy: Policy, config: RunConfig, checkpoint: Path | None) ->
         else:
             model = get_peft_model(model, LoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                                                      target_modules=lora.target_modules, task_type="CAUSAL_LM"))
-    if isinstance(policy.backend, HFBackend):
-        policy.backend.model = model
+        policy.backend.load_weights(model)  # generation goes through the adapters
     return model
 
 
@@ -282,7 +282,8 @@ def train(config: RunConfig, run: dict[str, Any], policy: Policy, checkpoint: Pa
     out.mkdir(parents=True, exist_ok=True)
     earlier_s = resume_metrics(out, start - 1)
     scores = read_scores(out, up_to=start - 1)
-    (out / "config.yaml").write_text(yaml.safe_dump(config.model_dump() | {"run": run}, sort_keys=False))
+    run_info = run | {"machine": describe()}  # where it (last) ran
+    (out / "config.yaml").write_text(yaml.safe_dump(config.model_dump() | {"run": run_info}, sort_keys=False))
 
     from torch.utils.tensorboard import SummaryWriter
 
@@ -314,7 +315,7 @@ def train(config: RunConfig, run: dict[str, Any], policy: Policy, checkpoint: Pa
                 if not row["signal_groups"]:
                     console.print(f"     [yellow]no learning signal:[/yellow] {tied_groups(row)}", soft_wrap=True)
                 rows.append(row)
-                with (out / "metrics.jsonl").open("a") as metrics:
+                with (out / METRICS).open("a") as metrics:
                     metrics.write(json.dumps(row) + "\n")
                 for key, value in row.items():
                     if key != "iteration" and not math.isnan(value):
@@ -343,7 +344,7 @@ def train(config: RunConfig, run: dict[str, Any], policy: Policy, checkpoint: Pa
         writer.close()
     for line in run_summary(rows, scores, config):
         console.print(line, soft_wrap=True)
-    console.print(f"done: metrics {out / 'metrics.jsonl'}, trajectories {out / 'trajectories'}, "
+    console.print(f"done: metrics {out / METRICS}, trajectories {out / 'trajectories'}, "
                   f"checkpoint {latest_checkpoint(out)}, TensorBoard: tensorboard --logdir {out / 'tb'}",
                   soft_wrap=True)
     return 0
@@ -374,7 +375,7 @@ def first_stage(config: RunConfig, run: dict[str, Any], policy: Policy, model: A
              for level in curriculum.config.levels or [{}]]
     with console.status(f"warm start on {settings.demonstrations} expert demonstrations"):
         report = warm_start(model, config, policy, specs, seed=seed)
-    sync_weights(policy, model)
+    policy.backend.load_weights(model)
     (out / "warmstart.json").write_text(json.dumps(report, indent=2))
     losses = report["losses"]
     console.print(f"warm start: {report['demonstrations']} demonstrations, loss {losses[0]:.3f} -> {losses[-1]:.3f} "
@@ -398,12 +399,6 @@ def heldout(config: RunConfig, policy: Policy, pool: WorkerPool, progress: Progr
     console.print(f"held-out ({stage}): success {score.success:.2f} (+/- {score.stderr:.2f}), "
                   f"{score.invalid_rate:.0%} invalid replies, {score.wall_s:.0f} s", soft_wrap=True)
     return score
-
-
-def sync_weights(policy: Policy, model: Any) -> None:
-    """Let the generation backend use the trained weights (the HF backend generates with ``model`` itself)."""
-    if not isinstance(policy.backend, HFBackend):
-        policy.backend.load_weights(model.state_dict())
 
 
 def format_row(row: dict[str, float]) -> str:
@@ -473,7 +468,7 @@ def run_iteration(iteration: int, config: RunConfig, policy: Policy, learner: Le
                                                                                       total=total))
     progress.remove_task(steps)
     if update.optimizer_steps:
-        sync_weights(policy, learner.model)
+        policy.backend.load_weights(learner.model)
     update_s = time.perf_counter() - tick
     weights = {(t.group_id, t.sample_index): w for t, w in zip(batch.kept, update.weights, strict=True)}
     # every episode, for the viewer; those the update learnt from carry their ResRL weights

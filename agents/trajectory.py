@@ -100,11 +100,6 @@ def rewards_differ(group: Sequence[Trajectory]) -> bool:
     return len({t.reward for t in group}) > 1
 
 
-def trajectory_file(run_dir: Path, iteration: int) -> Path:
-    """Where iteration ``iteration``'s trajectories of a run are written."""
-    return run_dir / "trajectories" / f"iter-{iteration:06d}.jsonl.gz"
-
-
 def write_trajectories(path: Path, trajectories: Iterable[Trajectory]) -> Path:
     """Write gzipped JSONL atomically: readers see the old file, or the complete new one."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@ import torch
 
 from agents.collector import RolloutResult, collect, group_requests
 from agents.config import RunConfig, config_path, load_config
+from agents.machine import describe
 from agents.models import DEFAULT_MODEL
 from agents.policy import BackendName, Policy, load_run_policy
 from agents.workers import WorkerPool, start_ray
@@ -90,8 +91,9 @@ def main(argv: list[str] | None = None) -> None:
           f"<= {config.rollout.max_new_tokens} tokens, model {args.model} ({per_token / 1e9:.2f} GFLOP/token); "
           f"matmul: {peak[torch.float32] / 1e9:.0f} GFLOP/s float32, {peak[torch.bfloat16] / 1e9:.0f} GFLOP/s "
           f"bfloat16; {torch.get_num_threads()} threads")
+    print(f"machine: {describe()}")
     start_ray(object_store_mb=256)
-    baseline: float | None = None
+    baseline: tuple[str, float] | None = None  # the first backend's first run
     for name in args.backends:
         backend, dtype, vllm_dtype = BACKENDS[name]
         config.rollout.vllm = config.rollout.vllm.model_copy(update={"dtype": vllm_dtype})
@@ -107,11 +109,11 @@ def main(argv: list[str] | None = None) -> None:
             result = run(policy, config, workers, args.tasks, args.group_size, args.seed)
             s = result.stats
             rate = s.generated_tokens / s.generate_s
-            baseline = baseline or rate
+            baseline = baseline or (f"{name} {workers}w", rate)
             computed = sum(len(t.token_ids) for t in result.trajectories)
             bound_s = computed * per_token / peak[compute_dtype]
             print(f"{name:8} {workers} worker{'s' if workers > 1 else ' '} {s.total_s:6.1f} s wall | "
-                  f"{rate:6.1f} generated tok/s ({rate / baseline:4.1f}x hf-fp32) | "
+                  f"{rate:6.1f} generated tok/s ({rate / baseline[1]:4.1f}x {baseline[0]}) | "
                   f"{s.env_steps / s.total_s:5.2f} env steps/s | "
                   f"generate {s.generate_s:5.1f} s, env {s.env_s:5.1f} s | "
                   f"{computed} tokens computed: {s.generate_s / bound_s:4.1f}x the compute bound")

@@ -20,14 +20,16 @@ import sys
 import time
 from pathlib import Path
 
-from agents.checkpoint import latest_checkpoint, read_metrics
+from agents.checkpoint import latest_checkpoint
 from agents.config import config_path, load_config
 from agents.heldout import HeldOutScore, change, read_scores
+from agents.machine import describe
+from agents.run_files import iteration_name, read_metrics
 
 
 def run_seed(seed: int, run: Path, iterations: int) -> None:
     checkpoint = latest_checkpoint(run)
-    if checkpoint is not None and checkpoint.name == f"iter-{iterations:06d}":
+    if checkpoint is not None and checkpoint.name == iteration_name(iterations):
         return
     args = ["--resume", str(run)] if checkpoint is not None else ["--env", "alfworld", "--seed", str(seed),
                                                                    "--out", str(run)]
@@ -36,6 +38,7 @@ def run_seed(seed: int, run: Path, iterations: int) -> None:
     wall = run / "wall_s.json"
     earlier = json.loads(wall.read_text()) if wall.is_file() else 0.0
     wall.write_text(json.dumps(earlier + time.perf_counter() - started))
+    (run / "machine.txt").write_text(describe())
 
 
 def report(out: Path, seeds: list[int]) -> None:
@@ -52,8 +55,9 @@ def report(out: Path, seeds: list[int]) -> None:
         start, end = scores["start"], scores["end"]
         warm = scores.get("warm start")
         wall = json.loads((run / "wall_s.json").read_text()) / 60 if (run / "wall_s.json").is_file() else float("nan")
+        machine = (run / "machine.txt").read_text() if (run / "machine.txt").is_file() else "machine not recorded"
         print(f"{seed:>4} {_score(start):>11} {_score(warm):>11} {_score(end):>11} {_change(start, end):>16} "
-              f"{_change(warm, end):>16} {wall:>8.1f}")
+              f"{_change(warm, end):>16} {wall:>8.1f}  {machine}")
     if runs:
         figure(runs, out / "main_job.png")
         print(f"figure: {out / 'main_job.png'}")

@@ -8,7 +8,7 @@ Read top to bottom next to docs/resrl.md:
 
 from resrl.advantages import ALGOS, Algo, group_advantages, token_advantages
 from resrl.forward import TokenForward, forward_logprobs_and_hidden
-from resrl.loss import PolicyLoss, policy_loss
+from resrl.loss import PolicyLoss, k3, negative_weight_mean, policy_loss
 from resrl.metrics import avg_at_k, mean_pass_at_k, pass_at_k
 from resrl.mismatch import Mismatch, mismatch, truncated_is_weights
 from resrl.rewards import length_scaled_reward
@@ -23,9 +23,11 @@ __all__ = [
     "avg_at_k",
     "forward_logprobs_and_hidden",
     "group_advantages",
+    "k3",
     "length_scaled_reward",
     "mean_pass_at_k",
     "mismatch",
+    "negative_weight_mean",
     "pass_at_k",
     "policy_loss",
     "residual_weights",

@@ -71,9 +71,19 @@ def policy_loss(
     with torch.no_grad():
         count = mask.sum().clamp(min=1)
         clip_fraction = ((clipped > unclipped) & mask).sum() / count
-        approx_kl = (((ratio - 1.0) - log_ratio) * maskf).sum() / count
-        negative = mask & (token_advantages < 0)
-        omega = math.nan
-        if weights is not None and negative.any():
-            omega = float(weights[negative].float().mean())
+        approx_kl = (k3(log_ratio) * maskf).sum() / count
+        omega = math.nan if weights is None else negative_weight_mean(weights, token_advantages, mask)
     return PolicyLoss(loss, float(clip_fraction), float(approx_kl), omega)
+
+
+def k3(log_ratio: Tensor) -> Tensor:
+    """Per-token k3 estimate of a KL divergence from ``log r = log π − log π_ref`` under samples of
+    π_ref: ``(r − 1) − log r``, never negative, unbiased, and lower in variance than ``−log r``."""
+    return (log_ratio.exp() - 1.0) - log_ratio
+
+
+def negative_weight_mean(weights: Tensor, token_advantages: Tensor, agent_mask: Tensor) -> float:
+    """Mean ω over agent tokens with a negative token advantage (NaN where there is none): how much
+    ResRL damps the push-down of negative samples (1 = not at all, as GRPO)."""
+    negative = agent_mask.to(torch.bool) & (token_advantages < 0)
+    return float(weights[negative].float().mean()) if negative.any() else math.nan

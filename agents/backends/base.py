@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -52,8 +52,8 @@ class GenerationBackend(Protocol):
         """One generation per prompt, in order."""
         ...
 
-    def load_weights(self, state_dict: Mapping[str, torch.Tensor]) -> None:
-        """Take the trainer's current weights."""
+    def load_weights(self, model: torch.nn.Module) -> None:
+        """Generate with ``model``'s current weights from now on (the trainer's model, after an update)."""
         ...
 
     def prefix_cache(self) -> AbstractContextManager[None]:

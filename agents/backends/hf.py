@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -13,8 +13,8 @@ from agents.backends.prefix_cache import PrefixCache
 
 
 class HFBackend:
-    """Generates with a Hugging Face causal LM. When the trainer updates the same model object,
-    the backend sees the new weights with no copy; ``load_weights`` serves a separate copy."""
+    """Generates with a Hugging Face causal LM: the trainer's model object itself, so an update's new
+    weights are seen with no copy."""
 
     def __init__(self, model: Any, *, stop_token_ids: Sequence[int], pad_token_id: int) -> None:
         if not stop_token_ids:
@@ -80,5 +80,5 @@ class HFBackend:
                 return Generation(ids[: position + 1], logprobs[: position + 1], "stop")
         return Generation(ids, logprobs, "length")
 
-    def load_weights(self, state_dict: Mapping[str, torch.Tensor]) -> None:
-        self.model.load_state_dict(state_dict, strict=True)
+    def load_weights(self, model: Any) -> None:
+        self.model = model

@@ -15,7 +15,7 @@ import importlib
 import importlib.util
 import os
 import platform
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -128,8 +128,9 @@ class VLLMBackend:
         """Nothing to open: the engine caches prefixes itself, and drops them when weights change."""
         return contextlib.nullcontext()
 
-    def load_weights(self, state_dict: Mapping[str, torch.Tensor]) -> None:
+    def load_weights(self, model: torch.nn.Module) -> None:
         # vLLM's in-place reload maps checkpoint names onto its fused layers (casting to the engine's
         # dtype); the tensors are passed by reference because the engine lives in this process.
-        self.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": list(state_dict.items())})
+        weights = list(model.state_dict().items())
+        self.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": weights})
         self.llm.reset_prefix_cache()  # cached KV blocks were computed with the old weights

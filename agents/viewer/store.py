@@ -9,18 +9,16 @@ streamed, never loaded whole; the summaries of a file are cached (bounded) until
 from __future__ import annotations
 
 import functools
-import json
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from agents.run_files import METRICS, iteration_of, scan_metrics
 from agents.trajectory import Trajectory, scan_trajectories
 
-_ITERATION = re.compile(r"^iter-(\d+)\.jsonl(?:\.gz)?$")
 MAX_TOKENS_SHOWN = 20_000
 
 
@@ -55,7 +53,7 @@ class RunStore:
 
     def _find_runs(self) -> list[Path]:
         candidates = [self.root, *sorted(p for p in self.root.rglob("*") if p.is_dir())]
-        return [p for p in candidates if (p / "trajectories").is_dir() or (p / "metrics.jsonl").is_file()]
+        return [p for p in candidates if (p / "trajectories").is_dir() or (p / METRICS).is_file()]
 
     def _name(self, path: Path) -> str:
         return str(path.relative_to(self.root)) if path != self.root else self.root.name
@@ -84,9 +82,9 @@ class RunStore:
             return {}
         found = {}
         for path in folder.iterdir():
-            match = _ITERATION.match(path.name)
-            if match and path.is_file():
-                found[int(match.group(1))] = path
+            iteration = iteration_of(path.name)
+            if iteration is not None and path.is_file():
+                found[iteration] = path
         return found
 
     def iteration_file(self, name: str, iteration: int) -> Path:
@@ -127,20 +125,12 @@ class RunStore:
         return data
 
     def metrics(self, name: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        path = self.run(name) / "metrics.jsonl"
         rows, problems = [], []
-        if path.is_file():
-            with path.open(encoding="utf-8") as lines:
-                for number, line in enumerate(lines, 1):
-                    try:
-                        row = json.loads(line)
-                        if not isinstance(row, dict):
-                            raise ValueError("not an object")
-                        # NaN (a metric with nothing to average) is not JSON: send it as null
-                        rows.append({k: None if isinstance(v, float) and not math.isfinite(v) else v
-                                     for k, v in row.items()})
-                    except ValueError as error:
-                        problems.append({"file": "metrics.jsonl", "line": number, "problem": str(error)[:200]})
+        for number, row in scan_metrics(self.run(name)):
+            if isinstance(row, str):
+                problems.append({"file": METRICS, "line": number, "problem": row})
+            else:  # NaN (a metric with nothing to average) is not JSON: send it as null
+                rows.append({k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()})
         return rows, problems
 
 

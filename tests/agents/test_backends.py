@@ -75,7 +75,7 @@ def test_load_weights_changes_what_is_generated(tokenizer: Any) -> None:
     backend = tiny_backend(tokenizer, seed=0)
     params = SamplingParams(max_new_tokens=6, temperature=0.0)
     before = backend.generate(prompts(tokenizer), params)
-    backend.load_weights(tiny_model(tokenizer, seed=1).state_dict())
+    backend.load_weights(tiny_model(tokenizer, seed=1))
     assert [g.token_ids for g in backend.generate(prompts(tokenizer), params)] != [g.token_ids for g in before]
 
 

@@ -10,7 +10,7 @@ import os
 import random
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +21,22 @@ import yaml
 from agents.backends.base import Generation, SamplingParams
 from agents.chat import ChatFormat
 from agents.checkpoint import checkpoint_extra, latest_checkpoint
-from agents.config import CurriculumConfig, EnvSpec, RolloutConfig, RunConfig, TaskFilterConfig
+from agents.config import (
+    CurriculumConfig,
+    EnvSpec,
+    RolloutConfig,
+    RunConfig,
+    TaskFilterConfig,
+    config_path,
+    load_config,
+)
 from agents.curriculum import Curriculum
 from agents.heldout import read_scores
 from agents.policy import Policy
 from agents.prompts import system_prompt
 from agents.sampling import groups, sample_iteration
 from agents.task_filter import TaskFilter
+from agents.train import build_parser, measured_tasks, resolve
 from agents.trajectory import Trajectory, read_trajectories
 from agents.workers import WorkerPool
 from tests.agents.conftest import ENV_ID, GENERATED_ALFWORLD
@@ -91,7 +100,7 @@ class ScriptedBackend:
         replies = [self.replies[rng.random() < self.valid_share] for _ in prompts]
         return [Generation(ids, [-1.0] * len(ids), "stop") for ids in replies]
 
-    def load_weights(self, state_dict: Mapping[str, torch.Tensor]) -> None:
+    def load_weights(self, model: torch.nn.Module) -> None:
         """A script has no weights."""
 
     def prefix_cache(self) -> contextlib.AbstractContextManager[None]:
@@ -250,3 +259,16 @@ def test_sampling_draws_tasks_by_measured_difficulty(tokenizer: Any, pool: Worke
     assert tasks.resting(2) == drawn
     second = sample_iteration(2, config, _policy(tokenizer, 1.0), pool, seed=0, tasks=tasks)
     assert not drawn & {t.task_info["task_index"] for t in second.trajectories}
+
+
+def test_real_game_files_play_without_the_curriculum_unless_asked(alfworld_archive: Path, tmp_path: Path) -> None:
+    # The main job's config on the real games (as on a GPU with --model): difficulty knobs shape
+    # generated games only, so the levels are dropped and tasks are chosen by measured difficulty.
+    config = load_config(config_path("alfworld"))
+    config.env.kwargs |= {"source": "files", "data_path": str(alfworld_archive)}
+    path = tmp_path / "real.yaml"
+    path.write_text(yaml.safe_dump(config.model_dump()))
+    resolved, _ = resolve(build_parser().parse_args(["--config", str(path)]))
+    assert resolved.train.curriculum.levels == [] and measured_tasks(resolved) is not None
+    forced, _ = resolve(build_parser().parse_args(["--config", str(path), "--curriculum"]))
+    assert forced.train.curriculum.levels == config.train.curriculum.levels and measured_tasks(forced) is None

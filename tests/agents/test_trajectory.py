@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from agents.trajectory import SCHEMA_VERSION, Trajectory, read_trajectories, trajectory_file, write_trajectories
+from agents.run_files import trajectory_file
+from agents.trajectory import SCHEMA_VERSION, Trajectory, read_trajectories, write_trajectories
 
 
 def record(**changes: Any) -> Trajectory:

@@ -45,13 +45,13 @@ def test_vllm_matches_transformers_and_takes_new_weights(engine: VLLMBackend, de
 
     original = {name: tensor.clone() for name, tensor in model.state_dict().items()}
     torch.manual_seed(0)
-    noisy = {name: tensor + 0.05 * torch.randn_like(tensor) for name, tensor in original.items()}
-    engine.load_weights(noisy)
-    hf.load_weights(noisy)
+    model.load_state_dict({name: tensor + 0.05 * torch.randn_like(tensor) for name, tensor in original.items()})
+    engine.load_weights(model)  # hf generates with the model itself
     changed = engine.generate(prompts[:1], greedy)[0]
     assert changed.token_ids != before[0].token_ids
     assert changed.token_ids == hf.generate(prompts[:1], greedy)[0].token_ids
-    engine.load_weights(original)
+    model.load_state_dict(original)
+    engine.load_weights(model)
     assert engine.generate(prompts[:1], greedy)[0].token_ids == before[0].token_ids
 
 
