@@ -23,13 +23,13 @@ REPO = Path(__file__).resolve().parents[2]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def experiment(model: Path) -> dict[str, Any]:
+def experiment(model: Path, seeds: tuple[int, ...] = (3, 4)) -> dict[str, Any]:
     return {
         "env": {"id": "resrl/BFCL-v0", "kwargs": {"category": "simple_python", "split": "train"}},
         "rollout": {"max_new_tokens": 24, "max_turns": 1, "workers": 1, "envs_per_worker": 4, "worker_cpus": 0},
         "train": {"iterations": 2, "tasks_per_iter": 2, "group_size": 2, "mini_batch_size": 4, "micro_batch_size": 2,
                   "learning_rate": 1e-3, "rank": 4},
-        "compare": {"algorithms": ["grpo", "resrl"], "seeds": [3, 4], "model": str(model), "backend": "hf",
+        "compare": {"algorithms": ["grpo", "resrl"], "seeds": list(seeds), "model": str(model), "backend": "hf",
                     "warm_start": {"demonstrations": 4, "batch_size": 2, "learning_rate": 1e-3},
                     "eval": {"tasks": 2, "samples": 2}},
     }
@@ -88,6 +88,17 @@ def test_compare_trains_evaluates_reports_and_reproduces(tiny_model_dir: Path, t
         image = (out / "figures" / name).read_bytes()
         assert image.startswith(PNG) and len(image) > 5_000, name
 
+    # The same seeds elsewhere give the same numbers: a copy without one seed's run and base evaluation
+    # redoes them (training, trajectories, evaluation) and reports every figure and interval alike.
+    second = tmp_path / "second"
+    shutil.copytree(out, second)
+    shutil.rmtree(second / "resrl-s4")
+    shutil.rmtree(second / "base-s4" / "eval")
+    redone = compare("--config", str(config), "--out", str(second))
+    assert redone.returncode == 0, redone.stderr
+    assert "train resrl-s4" in redone.stdout and "train grpo" not in redone.stdout
+    assert figures_of(json.loads((second / "results.json").read_text())) == figures_of(results)
+
     # Done steps are kept: a rerun trains and evaluates nothing and reports the same. An evaluated run
     # is done without its checkpoints, and then the warm-started model is not needed either.
     checkpoint = out / "grpo-s3" / "checkpoints" / "iter-000002" / "state.json"
@@ -106,12 +117,6 @@ def test_compare_trains_evaluates_reports_and_reproduces(tiny_model_dir: Path, t
     config.write_text(yaml.safe_dump(changed))
     refused = compare("--config", str(config), "--out", str(out))
     assert refused.returncode == 2 and "holds a comparison with other settings" in refused.stdout
-    config.write_text(yaml.safe_dump(experiment(tiny_model_dir)))
-
-    # The same seeds elsewhere give the same numbers: trajectories, updates and evaluations.
-    second = compare("--config", str(config), "--out", str(tmp_path / "second"))
-    assert second.returncode == 0, second.stderr
-    assert figures_of(json.loads((tmp_path / "second" / "results.json").read_text())) == figures_of(results)
 
 
 def _interruptible() -> None:
@@ -123,7 +128,7 @@ def _interruptible() -> None:
 @pytest.mark.slow
 def test_ctrl_c_stops_with_a_message_and_the_command_resumes(tiny_model_dir: Path, tmp_path: Path) -> None:
     config = tmp_path / "tiny.yaml"
-    config.write_text(yaml.safe_dump(experiment(tiny_model_dir)))
+    config.write_text(yaml.safe_dump(experiment(tiny_model_dir, seeds=(3,))))
     out = tmp_path / "out"
     process = subprocess.Popen([sys.executable, "-m", "agents.compare", "--config", str(config), "--out", str(out)],
                                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ,

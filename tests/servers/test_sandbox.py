@@ -156,10 +156,12 @@ def open_fds() -> Iterator[None]:
 
 
 @pytest.mark.slow
-def test_nothing_is_left_behind_after_a_thousand_runs(sandbox: Sandbox, open_fds: None) -> None:
+def test_nothing_is_left_behind_after_hundreds_of_runs(sandbox: Sandbox, open_fds: None) -> None:
+    # 300 runs (30 of them leaving daemons) reuse each sandbox user many times; 1,000 took ~7 min of
+    # CI on an AVX2-only 2-core machine and found nothing more.
     tmp_before = set(os.listdir("/tmp"))
     uids = set()
-    for index in range(1000):
+    for index in range(300):
         code = DAEMON if index % 10 == 0 else f"import os\nopen('/tmp/f{index}', 'w')\nprint(os.getuid())"
         result = run(sandbox, code)
         assert result.status == "ok", result.stderr
