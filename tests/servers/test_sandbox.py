@@ -157,8 +157,8 @@ def open_fds() -> Iterator[None]:
 
 @pytest.mark.slow
 def test_nothing_is_left_behind_after_hundreds_of_runs(sandbox: Sandbox, open_fds: None) -> None:
-    # 300 runs (30 of them leaving daemons) reuse each sandbox user many times; 1,000 took ~7 min of
-    # CI on an AVX2-only 2-core machine and found nothing more.
+    # 300 runs (30 of them leaving daemons) reuse each sandbox user many times; 1,000 took about
+    # 8 min of CI on a 2-core AVX2-only machine.
     tmp_before = set(os.listdir("/tmp"))
     uids = set()
     for index in range(300):
