@@ -212,7 +212,16 @@ class EnvSpec(BaseModel):
 
     id: str = Field(description="A registered env id, e.g. resrl/ALFWorld-v0.")
     kwargs: dict[str, Any] = Field(default_factory=dict, description="Arguments of the env's constructor.")
-    server: str | None = Field(None, description="URL of an env server to play through (RemoteEnv) instead.")
+    server: list[str] | None = Field(None, description=(
+        "URLs of env servers to play through (RemoteEnv) instead; sessions go to the least loaded. "
+        "A string of comma-separated URLs is read as the list."))
+
+    @field_validator("server", mode="before")
+    @classmethod
+    def _urls(cls, server: Any) -> Any:
+        from envs.remote import server_urls
+
+        return server_urls(server) if isinstance(server, str) else server
 
     @field_validator("id")
     @classmethod
@@ -341,18 +350,18 @@ def with_overrides(config: RunConfig, *, env_kwargs: dict[str, Any], **sections:
         raise ConfigError(_problems("command line", error)) from error
 
 
-def served_by(config: RunConfig, url: str | None) -> RunConfig:
-    """``config`` playing its env through the server at ``url`` (the server owns the env's arguments);
-    the server must be up and serve the env."""
-    if not url:
+def served_by(config: RunConfig, urls: str | None) -> RunConfig:
+    """``config`` playing its env through the servers at ``urls`` (comma-separated; the servers own
+    the env's arguments); every server must be up and serve the env."""
+    if not urls:
         return config
-    from envs.remote import RemoteEnv, RemoteEnvError
+    from envs.remote import RemoteEnv, RemoteEnvError, server_urls
 
     try:
-        RemoteEnv.check_server(url, config.env.id)
-    except RemoteEnvError as error:
+        RemoteEnv.check_server(urls, config.env.id)
+        return config.model_copy(update={"env": EnvSpec(id=config.env.id, server=server_urls(urls))})
+    except (RemoteEnvError, ValueError) as error:
         raise ConfigError(str(error)) from error
-    return config.model_copy(update={"env": EnvSpec(id=config.env.id, server=url)})
 
 
 def _problems(source: str, error: ValidationError) -> str:

@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--envs-per-worker", type=int, help="override rollout.envs_per_worker")
     parser.add_argument("--seed", type=int, default=0, help="task and sampling seed")
     parser.add_argument("--ray-address", help="join this Ray cluster instead of starting one")
-    parser.add_argument("--env-server", help="play the env through its server at this URL")
+    parser.add_argument("--env-server", help="play the env through its servers at these comma-separated URLs")
     parser.add_argument("--out", type=Path, default=Path("runs/rollout"), help="run directory")
     return parser
 

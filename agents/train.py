@@ -123,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="generation backend (auto: vLLM where installed, else transformers; LoRA: transformers)")
     p.add_argument("--workers", type=int, help="override rollout.workers")
     p.add_argument("--ray-address", help="join this Ray cluster instead of starting one")
-    p.add_argument("--env-server", help="play the env through its server (python -m servers <env>) at this URL")
+    p.add_argument("--env-server", help="play the env through its servers (python -m servers <env>) at these "
+                   "comma-separated URLs; their token, if any, comes from $RESRL_GYM_TOKEN(_FILE)")
     p.add_argument("--seed", type=int, default=0, help="seed for tasks, sampling and ResRL")
     p.add_argument("--out", type=Path, default=Path("runs/train"), help="run directory")
     p.add_argument("--resume", type=Path, help="continue the run in this directory")

@@ -20,6 +20,7 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError
 
 from agents.config import EnvSpec, RolloutConfig
+from envs.core import EpisodeLostError
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,8 @@ class Command:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a slot's env returned; ``error`` is set (and the rest empty) when the env raised."""
+    """What a slot's env returned; ``error`` is set (and the rest empty) when the env raised, and
+    ``lost`` too when the episode was lost for a reason outside the env (its server went away)."""
 
     observation: str = ""
     reward: float = 0.0
@@ -45,6 +47,7 @@ class Outcome:
     truncated: bool = False
     info: dict[str, Any] | None = None
     error: str | None = None
+    lost: bool = False
 
 
 class EnvWorker:
@@ -82,10 +85,10 @@ class EnvWorker:
                 raise RuntimeError(f"slot {command.slot} was stepped before it was reset")
             observation, reward, terminated, truncated, info = env.step(command.action)
             return Outcome(observation, float(reward), bool(terminated), bool(truncated), info)
-        except Exception as error:  # the env's fault: report it, rebuild the env, keep serving
+        except Exception as error:  # the env's fault (or its server's): report it, rebuild the env, keep serving
             self._discard(command.slot)
             detail = traceback.format_exception_only(error)[-1].strip()
-            return Outcome(error=f"env raised on {command.kind}: {detail}")
+            return Outcome(error=f"env raised on {command.kind}: {detail}", lost=isinstance(error, EpisodeLostError))
 
     def _discard(self, slot: int) -> None:
         env, self.envs[slot] = self.envs[slot], None
@@ -143,7 +146,8 @@ class WorkerPool:
 
     def run(self, commands: Sequence[Command]) -> tuple[dict[int, Outcome], dict[int, str]]:
         """Run commands (global slots) on every worker in parallel. Returns the outcome per slot,
-        and for slots whose worker died or timed out, why (that worker has been replaced)."""
+        and for slots whose worker died or timed out (that worker has been replaced) or whose episode
+        was lost (its env server went away), why."""
         by_worker: dict[int, list[Command]] = {}
         for command in commands:
             worker, local = divmod(command.slot, self.slots_per_worker)
@@ -161,7 +165,11 @@ class WorkerPool:
             else:
                 try:
                     results = ray.get(ref, timeout=self.timeout_s)
-                    outcomes.update(zip(slots, results, strict=True))
+                    for slot, outcome in zip(slots, results, strict=True):
+                        if outcome.lost:
+                            lost[slot] = outcome.error or "episode lost"
+                        else:
+                            outcomes[slot] = outcome
                     continue
                 except RayActorError as error:
                     reason = f"worker {worker} died ({type(error).__name__})"

@@ -22,6 +22,11 @@ MAX_TEXT_CHARS = 1_000_000
 INFO_KEYS: tuple[str, ...] = ("task_id", "success", "invalid_action", "available_actions", "steps")
 
 
+class EpisodeLostError(RuntimeError):
+    """The episode cannot go on for a reason outside the env's rules (e.g. its server went away):
+    not a result to learn from; playing it again, elsewhere, is the remedy."""
+
+
 class TextSpace(spaces.Text):
     """Any Python string up to ``max_length`` characters.
 
@@ -57,6 +62,8 @@ class TextEnv(gymnasium.Env[str, str]):
     invalid_observation: ClassVar[str] = "Nothing happens."
     max_action_chars: ClassVar[int] = MAX_ACTION_CHARS  # envs whose actions are programs allow more
     strip_actions: ClassVar[bool] = True  # False where leading whitespace means something (code)
+    # modules a server imports once, before it forks the processes that host this env's sessions
+    preload_modules: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, max_steps: int, render_mode: str | None = None) -> None:
         if max_steps < 1:

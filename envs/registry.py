@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,14 @@ def register_envs() -> None:
     for env_id, entry_point in ENTRY_POINTS.items():
         if env_id not in gymnasium.registry:
             gymnasium.register(env_id, entry_point=entry_point)
+
+
+def preload_modules(env_id: str) -> tuple[str, ...]:
+    """The modules a process that hosts ``env_id`` should import ahead: its entry point's module and
+    the costly imports the env class names (``TextEnv.preload_modules``)."""
+    module, _, name = ENTRY_POINTS[env_id].partition(":")
+    env_class = getattr(importlib.import_module(module), name)
+    return (module, *getattr(env_class, "preload_modules", ()))
 
 
 def make_env(spec: Mapping[str, Any]) -> gymnasium.Env[Any, Any]:

@@ -1,59 +1,107 @@
 """``RemoteEnv``: the text-env contract over HTTP, against ``servers.env_server``.
 
 Each ``reset`` opens a new server session (closing the previous one); ``step`` posts the action
-as is, so the server-side env judges malformed actions exactly as in process. Connections are
-pooled; every request has a timeout; only connection failures (the request never left) are retried.
+as is, so the server-side env judges malformed actions exactly as in process. Given several servers,
+each ``reset`` opens its session on the one with the most free capacity that is ready (a server that
+does not answer, or is full, is passed over). A server that goes away mid-episode ends the episode
+with :class:`ServerLostError`, an :class:`EpisodeLostError`: the rollout plays it again elsewhere.
+Connections are pooled and bounded; every request has a timeout; only connection failures (the
+request never left) are retried. Requests carry the shared token (:mod:`servers.auth`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium
 import httpx
 
-from envs.core import MAX_ACTION_CHARS, TextSpace
+from envs.core import MAX_ACTION_CHARS, EpisodeLostError, TextSpace
+from servers.auth import bearer, read_token
+
+HEALTH_TIMEOUT_S = 5.0
+_rotation = itertools.count()  # breaks ties between equally loaded servers differently per env
 
 
 class RemoteEnvError(RuntimeError):
     """The server refused or failed a request; the message carries its error and detail."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ServerLostError(RemoteEnvError, EpisodeLostError):
+    """The episode's server stopped answering, or forgot the session (it restarted)."""
+
+
+def server_urls(servers: str | Sequence[str]) -> list[str]:
+    """``servers`` as a list of base URLs: a list, or one string of comma-separated URLs."""
+    urls = [url.strip().rstrip("/") for url in (servers.split(",") if isinstance(servers, str) else servers)]
+    if not all(urls):
+        raise ValueError(f"empty env server URL in {servers!r}")
+    return urls
+
 
 class RemoteEnv(gymnasium.Env[str, str]):
-    """A registered env served at ``base_url``; behaves like the in-process env with the same id."""
+    """A registered env served at one or more ``servers``; behaves like the in-process env with the
+    same id. ``token`` defaults to the shared token's variables; pass ``""`` to send none."""
 
     metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 (Gymnasium's class attribute)
 
-    def __init__(self, base_url: str, env_id: str, *, timeout_s: float = 120.0, retries: int = 3) -> None:
+    def __init__(self, servers: str | Sequence[str], env_id: str, *, timeout_s: float = 120.0, retries: int = 3,
+                 token: str | None = None) -> None:
         self.env_id = env_id
+        self.servers = server_urls(servers)
         self.observation_space = TextSpace()
         self.action_space = TextSpace(MAX_ACTION_CHARS)  # as in process
-        self._client = httpx.Client(base_url=base_url, timeout=timeout_s,
+        # one request at a time per env: a connection per server at most, never an unbounded pool
+        self._client = httpx.Client(timeout=timeout_s, headers=bearer(read_token() if token is None else token),
+                                    limits=httpx.Limits(max_connections=len(self.servers)),
                                     transport=httpx.HTTPTransport(retries=retries))
-        self._session: str | None = None
+        self._session: tuple[str, str] | None = None  # (server, session id)
+        self._offset = next(_rotation)
 
     @staticmethod
-    def check_server(base_url: str, env_id: str, *, timeout_s: float = 10.0) -> None:
-        """Raise :class:`RemoteEnvError` unless a server at ``base_url`` is up and serves ``env_id``."""
-        try:
-            health = httpx.get(f"{base_url.rstrip('/')}/health", timeout=timeout_s).json()
-        except (httpx.HTTPError, ValueError) as error:
-            raise RemoteEnvError(f"no env server answers at {base_url} ({error}); start one with "
-                                 "`python -m servers <env> --port N`") from error
-        if env_id not in health.get("env_ids", []):
-            raise RemoteEnvError(f"the env server at {base_url} serves {health.get('env_ids')}, not {env_id!r}")
+    def check_server(servers: str | Sequence[str], env_id: str, *, timeout_s: float = 10.0) -> None:
+        """Raise :class:`RemoteEnvError` unless every server is up and serves ``env_id``."""
+        for url in server_urls(servers):
+            try:
+                health = httpx.get(f"{url}/health", timeout=timeout_s).json()
+            except (httpx.HTTPError, ValueError) as error:
+                raise RemoteEnvError(f"no env server answers at {url} ({error}); start one with "
+                                     "`python -m servers <env> --port N`") from error
+            if env_id not in health.get("env_ids", []):
+                raise RemoteEnvError(f"the env server at {url} serves {health.get('env_ids')}, not {env_id!r}")
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
         self._close_session()
-        body = self._call("POST", "/sessions", {"env_id": self.env_id, "seed": seed, "options": options})
-        self._session = body["session_id"]
-        return body["observation"], body["info"]
+        problems: list[str] = []
+        for server in self._by_free_capacity():
+            try:
+                body = self._call("POST", server, "/sessions",
+                                  {"env_id": self.env_id, "seed": seed, "options": options})
+            except ServerLostError as error:
+                problems.append(str(error))
+                continue
+            except RemoteEnvError as error:
+                if error.status != 503 or len(self.servers) == 1:
+                    raise
+                problems.append(str(error))  # full: try the next one
+                continue
+            self._session = (server, body["session_id"])
+            return body["observation"], body["info"]
+        raise ServerLostError(f"no env server took the session: {'; '.join(problems)}")
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         if self._session is None:
             raise gymnasium.error.ResetNeeded("call reset() first")
-        body = self._call("POST", f"/sessions/{self._session}/step", {"action": action})
+        server, session = self._session
+        body = self._call("POST", server, f"/sessions/{session}/step", {"action": action})
         return body["observation"], body["reward"], body["terminated"], body["truncated"], body["info"]
 
     def close(self) -> None:
@@ -62,13 +110,36 @@ class RemoteEnv(gymnasium.Env[str, str]):
         finally:
             self._client.close()
 
+    def _by_free_capacity(self) -> list[str]:
+        """The servers, most free capacity first, those not ready left out (all of them, in turn, if
+        there is only one: its own answer then says what is wrong)."""
+        if len(self.servers) == 1:
+            return self.servers
+        rotated = self.servers[self._offset % len(self.servers):] + self.servers[:self._offset % len(self.servers)]
+        self._offset += 1
+        free: dict[str, int] = {}
+        for server in rotated:
+            try:
+                response = self._client.get(f"{server}/health", timeout=HEALTH_TIMEOUT_S)
+            except httpx.HTTPError:
+                continue
+            if response.status_code == 200:
+                health = response.json()
+                free[server] = int(health["capacity"]) - int(health["sessions"])
+        return sorted(free, key=lambda server: -free[server])  # stable: ties keep the rotation
+
     def _close_session(self) -> None:
         if self._session is not None and not self._client.is_closed:
-            session, self._session = self._session, None
-            self._call("DELETE", f"/sessions/{session}", None)
+            (server, session), self._session = self._session, None
+            with contextlib.suppress(ServerLostError):  # its server is gone, and the session with it
+                self._call("DELETE", server, f"/sessions/{session}", None)
 
-    def _call(self, method: str, path: str, payload: dict[str, Any] | None) -> Any:
-        response = self._client.request(method, path, json=payload)
+    def _call(self, method: str, server: str, path: str, payload: dict[str, Any] | None) -> Any:
+        try:
+            response = self._client.request(method, f"{server}{path}", json=payload)
+        except httpx.TransportError as error:
+            self._session = None
+            raise ServerLostError(f"{method} {server}{path}: no answer ({type(error).__name__}: {error})") from error
         if response.status_code == 204:
             return None
         if response.status_code == 409:
@@ -76,10 +147,13 @@ class RemoteEnv(gymnasium.Env[str, str]):
         if response.is_error:
             try:
                 body = response.json()
-                error, detail = body.get("error", response.reason_phrase), body.get("detail", body)
+                name, detail = body.get("error", response.reason_phrase), body.get("detail", body)
             except ValueError:
-                error, detail = response.reason_phrase, response.text[:500]
-            if error in {"env_error", "timeout"}:
+                name, detail = response.reason_phrase, response.text[:500]
+            message = f"{method} {server}{path}: {response.status_code} {name}: {detail}"
+            if name in {"env_error", "timeout", "unknown_session"}:
                 self._session = None  # the server closed it
-            raise RemoteEnvError(f"{method} {path}: {response.status_code} {error}: {detail}")
+            if name == "unknown_session" and method == "POST":
+                raise ServerLostError(message, response.status_code)  # mid-episode: the server restarted
+            raise RemoteEnvError(message, response.status_code)
         return response.json()

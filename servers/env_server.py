@@ -1,39 +1,38 @@
 """An HTTP service for any registered env: one session per episode.
 
 ``create_app`` builds a FastAPI app with typed request/response models (extra fields refused) and
-an OpenAPI schema. Env code blocks, so it runs in a worker thread and the event loop stays free to answer
-(health, metrics, errors, other sessions' requests); a per-session lock keeps one session's steps
-in order. Env calls of one server run one at a time: textworld's grammar parser is a shared global
-that is not thread-safe, and the GIL would serialise the pure-Python engines anyway. Scale out with
-more server processes. Limits keep the server up under abuse: a cap
-on live sessions (503), idle expiry, a request size cap (413), an action size cap (422), a step
-timeout (504). A session whose env raised is closed and reported (500); others carry on.
+an OpenAPI schema. Each session's env lives in a child process (:mod:`servers.env_hosts`): an env that
+raises, exits or hangs fails its own session (500 ``env_error`` / 504 ``timeout``) and the server goes
+on serving the others; sessions in separate processes run in parallel. Limits keep the server up under
+abuse: a cap on live sessions (503), idle expiry, a request size cap (413), an action size cap (422),
+a step timeout (504). ``/health`` answers 200 only once a session of every served env has been
+made and reset (readiness); ``/health/live`` answers whenever the process does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
-import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import gymnasium
 from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 import envs
+from envs.registry import preload_modules
+from servers.env_hosts import Call, EnvCallError, EnvHost, HostError, HostPool, HostTimeoutError, preload
 from servers.http import ErrorBody, ServerError, add_error_handling
 
 logger = logging.getLogger(__name__)
 VERSION = "0.1.0"
-T = TypeVar("T")
 
 
 class Limits(BaseModel):
@@ -47,6 +46,10 @@ class Limits(BaseModel):
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Larger requests get 413.")
     max_action_chars: int = Field(100_000, ge=1, description="Longer actions get 422 (the env judges shorter ones).")
     step_timeout_s: float = Field(60.0, gt=0, description="Longer resets or steps get 504 (session closed).")
+    sessions_per_process: int = Field(1, ge=1, description=(
+        "Sessions sharing one env process: 1 isolates every session; more save memory for light envs, "
+        "but a crash or hang then ends every session of that process."))
+    spare_processes: int = Field(2, ge=0, description="Idle env processes kept for new sessions.")
 
 
 class _Model(BaseModel):
@@ -78,19 +81,20 @@ class StepResult(_Model):
 
 
 class Health(_Model):
-    status: str
+    status: str = Field(description="ok (ready), starting (the first session is being made) or failing")
+    detail: str | None = Field(None, description="Why the server is not ready.")
     env_ids: list[str]
     sessions: int
     capacity: int
+    processes: int
     version: str
 
 
 @dataclass
 class _Session:
     env_id: str
-    env: Any
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    last_used: float = field(default_factory=time.monotonic)
+    host: EnvHost
+    last_used: float
 
 
 class _Metrics:
@@ -107,100 +111,122 @@ def create_app(
     *,
     env_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
     limits: Limits | None = None,
+    token: str | None = None,
 ) -> FastAPI:
-    """A server for ``env_ids`` (default: every registered env), each made with its ``env_kwargs``."""
+    """A server for ``env_ids`` (default: every registered env), each made with its ``env_kwargs``;
+    with a ``token``, every route but the health probes requires it (:mod:`servers.auth`)."""
     served = list(env_ids or envs.ENTRY_POINTS)
     unknown = [env_id for env_id in served if env_id not in envs.ENTRY_POINTS]
     if unknown:
         raise ValueError(f"unknown env ids {unknown}; registered: {sorted(envs.ENTRY_POINTS)}")
     kwargs = {env_id: dict((env_kwargs or {}).get(env_id, {})) for env_id in served}
     limits = limits or Limits()
+    preload(module for env_id in served for module in preload_modules(env_id))
+    pool = HostPool(limits.sessions_per_process, limits.spare_processes)
     sessions: dict[str, _Session] = {}
     metrics = _Metrics()
-    engine = threading.Lock()
+    readiness: dict[str, str | None] = {"status": "starting", "detail": None}
 
-    def exclusive(call: Callable[[], T]) -> Callable[[], T]:
-        def run() -> T:
-            with engine:
-                return call()
-
-        return run
-
-    def close(session_id: str) -> None:
+    def drop(session_id: str) -> None:
         session = sessions.pop(session_id, None)
-        metrics.sessions.set(len(sessions))
         if session is not None:
-            try:
-                session.env.close()
-            except Exception:  # a broken env must not take the server down while it is cleaned up
-                logger.exception("closing session %s", session_id)
+            pool.release(session.host, session_id)
+        metrics.sessions.set(len(sessions))
 
-    async def in_thread(session_id: str, call: Callable[[], T]) -> T:
-        """Run blocking env code off the event loop, with the step timeout; failures close the session."""
+    async def call(session: _Session, request: Call) -> Any:
+        """Run ``request`` in the session's process; failures close the session (or every session of a
+        process that died) and become the documented errors."""
+        session_id, host = request.session_id, session.host
         try:
-            return await asyncio.wait_for(asyncio.to_thread(exclusive(call)), limits.step_timeout_s)
-        except TimeoutError:
-            close(session_id)
-            raise ServerError(504, "timeout", f"the env took longer than {limits.step_timeout_s} s; "
-                                              "the session is closed") from None
+            return await host.call(request, limits.step_timeout_s)
         except gymnasium.error.ResetNeeded as error:
             raise ServerError(409, "reset_needed", str(error)) from None
-        except Exception as error:
-            close(session_id)
-            logger.exception("env of session %s raised", session_id)
-            raise ServerError(500, "env_error", f"the env raised {type(error).__name__}: {error}; "
-                                                "the session is closed") from None
+        except EnvCallError as error:
+            drop(session_id)
+            logger.warning("env of session %s raised: %s", session_id, error)
+            raise ServerError(500, "env_error", f"the env raised {error}; the session is closed") from None
+        except HostError as error:
+            for lost in [sid for sid, session in sessions.items() if session.host is host]:
+                drop(lost)
+            logger.warning("env process of session %s failed: %s", session_id, error)
+            status, name = (504, "timeout") if isinstance(error, HostTimeoutError) else (500, "env_error")
+            raise ServerError(status, name, f"{error}; the session is closed") from None
+
+    async def open_session(env_id: str, seed: int | None, options: dict[str, Any] | None) -> tuple[str, Any]:
+        if len(sessions) >= limits.max_sessions:
+            raise ServerError(503, "capacity", f"{limits.max_sessions} sessions are live; close one or retry later")
+        session_id = uuid.uuid4().hex
+        sessions[session_id] = session = _Session(env_id, pool.place(session_id), time.monotonic())
+        metrics.sessions.set(len(sessions))
+        reset = await call(session, Call("open", session_id, env_id, kwargs[env_id], seed, options))
+        session.last_used = time.monotonic()
+        return session_id, reset
+
+    async def close_session(session_id: str) -> None:
+        session = sessions.get(session_id)
+        if session is not None:
+            with contextlib.suppress(ServerError):  # a failing close still ends the session
+                await call(session, Call("close", session_id))
+            drop(session_id)
+
+    async def probe() -> None:
+        """Readiness: make and reset one session of every served env (env data found, engine works)."""
+        for env_id in served:
+            try:
+                session_id, _ = await open_session(env_id, 0, None)
+                await close_session(session_id)
+            except ServerError as error:
+                readiness.update(status="failing", detail=f"{env_id}: {error.detail}")
+                logger.error("not ready: %s", readiness["detail"])
+                return
+        readiness.update(status="ok", detail=None)
 
     async def reaper() -> None:
         while True:
             await asyncio.sleep(limits.reap_interval_s)
             now = time.monotonic()
             for session_id, session in list(sessions.items()):
-                if now - session.last_used > limits.idle_timeout_s and not session.lock.locked():
+                if now - session.last_used > limits.idle_timeout_s and not session.host.busy:
                     logger.info("closing idle session %s", session_id)
-                    await asyncio.to_thread(exclusive(functools.partial(close, session_id)))
+                    await close_session(session_id)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(reaper())
+        tasks = [asyncio.create_task(reaper()), asyncio.create_task(probe())]
         try:
             yield
         finally:
-            task.cancel()
-            for session_id in list(sessions):
-                close(session_id)
+            for task in tasks:
+                task.cancel()
+            sessions.clear()
+            pool.close()
 
     app = FastAPI(title="ResRL-Gym env server", version=VERSION, lifespan=lifespan)
 
     add_error_handling(app, max_body_bytes=limits.max_body_bytes,
-                       count_error=lambda error: metrics.errors.labels(error).inc())
+                       count_error=lambda error: metrics.errors.labels(error).inc(), token=token)
 
-    @app.get("/health")
-    async def health() -> Health:
-        return Health(status="ok", env_ids=served, sessions=len(sessions), capacity=limits.max_sessions,
-                      version=VERSION)
+    @app.get("/health", responses={503: {"model": Health}})
+    async def health() -> Response:
+        body = Health(status=readiness["status"] or "failing", detail=readiness["detail"], env_ids=served,
+                      sessions=len(sessions), capacity=limits.max_sessions,
+                      processes=sum(not host.dead for host in pool.hosts), version=VERSION)
+        return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)
+
+    @app.get("/health/live")
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
 
     @app.get("/metrics")
     async def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type="text/plain; version=0.0.4")
 
-    @app.post("/sessions", responses={503: {"model": ErrorBody}, 404: {"model": ErrorBody}})
+    @app.post("/sessions", responses={503: {"model": ErrorBody}, 404: {"model": ErrorBody},
+                                      500: {"model": ErrorBody}, 504: {"model": ErrorBody}})
     async def create(request: CreateSession) -> SessionCreated:
         if request.env_id not in kwargs:
             raise ServerError(404, "unknown_env", f"this server serves {served}, not {request.env_id!r}")
-        if len(sessions) >= limits.max_sessions:
-            raise ServerError(503, "capacity", f"{limits.max_sessions} sessions are live; close one or retry later")
-        session_id = uuid.uuid4().hex
-        sessions[session_id] = session = _Session(request.env_id, None)
-        metrics.sessions.set(len(sessions))
-
-        def start() -> tuple[str, dict[str, Any]]:
-            session.env = envs.make_env({"id": request.env_id, "kwargs": kwargs[request.env_id]})
-            observation, info = session.env.reset(seed=request.seed, options=request.options)
-            return observation, info
-
-        async with session.lock:
-            observation, info = await in_thread(session_id, start)
+        session_id, (observation, info) = await open_session(request.env_id, request.seed, request.options)
         return SessionCreated(session_id=session_id, observation=observation, info=info)
 
     @app.post("/sessions/{session_id}/step",
@@ -213,12 +239,10 @@ def create_app(
         if isinstance(request.action, str) and len(request.action) > limits.max_action_chars:
             raise ServerError(422, "action_too_long", f"actions are at most {limits.max_action_chars} characters")
         started = time.perf_counter()
-        async with session.lock:
-            session.last_used = time.monotonic()
-            observation, reward, terminated, truncated, info = await in_thread(
-                session_id, lambda: session.env.step(request.action)
-            )
-            session.last_used = time.monotonic()
+        session.last_used = time.monotonic()
+        observation, reward, terminated, truncated, info = await call(
+            session, Call("step", session_id, action=request.action))
+        session.last_used = time.monotonic()
         metrics.steps.labels(session.env_id).inc()
         metrics.latency.labels(session.env_id).observe(time.perf_counter() - started)
         return StepResult(observation=observation, reward=float(reward), terminated=bool(terminated),
@@ -226,11 +250,7 @@ def create_app(
 
     @app.delete("/sessions/{session_id}", status_code=204)
     async def delete(session_id: str) -> Response:
-        session = sessions.get(session_id)
-        if session is not None:
-            async with session.lock:
-                await asyncio.to_thread(exclusive(functools.partial(close, session_id)))
+        await close_session(session_id)
         return Response(status_code=204)
 
     return app
-

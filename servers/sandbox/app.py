@@ -40,8 +40,9 @@ class Health(BaseModel):
     version: str
 
 
-def create_app(sandbox: Sandbox, limits: ServiceLimits | None = None) -> FastAPI:
-    """A service running programs in ``sandbox`` (whose creation already proved isolation works here)."""
+def create_app(sandbox: Sandbox, limits: ServiceLimits | None = None, *, token: str | None = None) -> FastAPI:
+    """A service running programs in ``sandbox`` (whose creation already proved isolation works here);
+    with a ``token``, every route but ``/health`` requires it (:mod:`servers.auth`)."""
     limits = limits or ServiceLimits()
     registry = CollectorRegistry()
     runs = Counter("sandbox_runs", "Programs run, by how they ended", ["status"], registry=registry)
@@ -51,7 +52,8 @@ def create_app(sandbox: Sandbox, limits: ServiceLimits | None = None) -> FastAPI
     admitted = 0
 
     app = FastAPI(title="ResRL-Gym code sandbox", version=VERSION)
-    add_error_handling(app, max_body_bytes=limits.max_body_bytes, count_error=lambda e: errors.labels(e).inc())
+    add_error_handling(app, max_body_bytes=limits.max_body_bytes, count_error=lambda e: errors.labels(e).inc(),
+                       token=token)
 
     @app.get("/health")
     async def health() -> Health:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from servers.auth import bearer, read_token
 from servers.sandbox.models import ExecuteRequest, ExecuteResult
 
 
@@ -13,11 +14,13 @@ class SandboxServiceError(RuntimeError):
 
 class SandboxClient:
     """Posts :class:`ExecuteRequest` to a sandbox service; pooled connections, retried only when the
-    request never left (a program is never run twice because of a retry)."""
+    request never left (a program is never run twice because of a retry). ``token`` defaults to the
+    shared token's variables (:func:`servers.auth.read_token`)."""
 
-    def __init__(self, base_url: str, *, timeout_s: float = 120.0, retries: int = 3) -> None:
+    def __init__(self, base_url: str, *, timeout_s: float = 120.0, retries: int = 3,
+                 token: str | None = None) -> None:
         self.base_url = base_url
-        self._client = httpx.Client(base_url=base_url, timeout=timeout_s,
+        self._client = httpx.Client(base_url=base_url, timeout=timeout_s, headers=bearer(token or read_token()),
                                     transport=httpx.HTTPTransport(retries=retries))
 
     def execute(self, request: ExecuteRequest) -> ExecuteResult:

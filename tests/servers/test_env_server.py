@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import tarfile
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import gymnasium
 import httpx
+import psutil
 import pytest
 import uvicorn
 
 import envs
 from envs import RemoteEnv, check_env
+from envs.remote import RemoteEnvError
 from servers.env_server import Limits, create_app
 
 ENV_ID = "resrl/ALFWorld-v0"
@@ -28,9 +33,10 @@ class Running:
     """A uvicorn server in a thread, on a port the OS picked."""
 
     def __init__(self, limits: Limits, kwargs: dict[str, Any] = KWARGS,
-                 served: dict[str, dict[str, Any]] | None = None) -> None:
+                 served: dict[str, dict[str, Any]] | None = None, *, token: str | None = None,
+                 ready: bool = True) -> None:
         served = served or {ENV_ID: kwargs}
-        app = create_app(list(served), env_kwargs=served, limits=limits)
+        app = create_app(list(served), env_kwargs=served, limits=limits, token=token)
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # gets TCP_NODELAY
         self.socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
@@ -38,7 +44,7 @@ class Running:
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 30
-        while not self.server.started:
+        while not self.server.started or (ready and httpx.get(f"{self.url}/health").status_code != 200):
             assert time.monotonic() < deadline, "server did not start"
             time.sleep(0.05)
 
@@ -63,6 +69,7 @@ def client(server: Running) -> Iterator[httpx.Client]:
 def test_health_and_schema(client: httpx.Client) -> None:
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["env_ids"] == [ENV_ID] and health["capacity"] == 8
+    assert health["processes"] >= 1 and client.get("/health/live").json() == {"status": "ok"}
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/health", "/sessions", "/sessions/{session_id}/step", "/sessions/{session_id}"} <= set(paths)
 
@@ -163,25 +170,97 @@ def test_capacity_flood_and_idle_expiry() -> None:
         running.stop()
 
 
-def test_a_failing_env_is_reported_and_the_server_keeps_serving() -> None:
-    running = Running(Limits(), kwargs={"source": "files", "data_path": "/nonexistent/json_2.1.1"})
+def test_a_server_whose_env_cannot_start_is_alive_but_not_ready() -> None:
+    running = Running(Limits(), kwargs={"source": "files", "data_path": "/nonexistent/json_2.1.1"}, ready=False)
     try:
         with httpx.Client(base_url=running.url, timeout=60) as http:
+            deadline = time.monotonic() + 60
+            while (health := http.get("/health")).json()["status"] == "starting":
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            assert health.status_code == 503 and "DataError" in health.json()["detail"]
+            assert http.get("/health/live").status_code == 200
             failed = http.post("/sessions", json={"env_id": ENV_ID, "seed": 0})
             assert failed.status_code == 500 and failed.json()["error"] == "env_error"
             assert "DataError" in failed.json()["detail"]
-            assert http.get("/health").json() == {**http.get("/health").json(), "status": "ok", "sessions": 0}
+            assert http.get("/health").json()["sessions"] == 0
     finally:
         running.stop()
 
 
-def test_a_slow_env_times_out_and_its_session_closes() -> None:
-    running = Running(Limits(step_timeout_s=0.001))
+@pytest.fixture(scope="module")
+def broken_games(alfworld_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real ALFWorld game whose goal names an undeclared predicate: the planner's translator
+    calls ``sys.exit`` on it (as ALFWorld's fast-downward does on malformed PDDL)."""
+    root = tmp_path_factory.mktemp("broken")
+    with tarfile.open(alfworld_archive) as archive:
+        members = [m for m in archive if "/valid_seen/pick_and_place_simple" in m.name and m.isfile()][:2]
+        for member in members:
+            archive.extract(member, root, filter="data")
+    game = next(root.rglob("game.tw-pddl"))
+    data = json.loads(game.read_text())
+    data["pddl_problem"] = data["pddl_problem"].replace("(:goal", "(:goal (and (nosuchpredicate agent1)) ) (:x", 1)
+    game.write_text(json.dumps(data))
+    return root
+
+
+def test_an_env_that_exits_or_dies_fails_only_its_own_session(broken_games: Path) -> None:
+    running = Running(Limits(spare_processes=0))
+    broken = Running(Limits(), kwargs={"source": "files", "data_path": str(broken_games),
+                                       "split": "eval_in_distribution"}, ready=False)
+    try:
+        with httpx.Client(base_url=running.url, timeout=60) as http, \
+                httpx.Client(base_url=broken.url, timeout=60) as broken_http:
+            exited = broken_http.post("/sessions", json={"env_id": ENV_ID, "seed": 0})
+            assert exited.status_code == 500 and "SystemExit" in exited.json()["detail"]
+            assert broken_http.get("/health/live").status_code == 200  # the server lives on
+
+            hosts = psutil.Process().children(recursive=True)
+            keep = http.post("/sessions", json={"env_id": ENV_ID, "seed": 1}).json()["session_id"]
+            doomed = http.post("/sessions", json={"env_id": ENV_ID, "seed": 2}).json()["session_id"]
+            new = [p for p in psutil.Process().children(recursive=True) if p not in hosts]
+            assert len(new) == 2  # one process per session
+            doomed_pid = max(p.create_time() for p in new)
+            next(p for p in new if p.create_time() == doomed_pid).kill()  # as a C library's exit() would
+            died = http.post(f"/sessions/{doomed}/step", json={"action": "look"})
+            assert died.status_code == 500 and "exited" in died.json()["detail"]
+            assert http.post(f"/sessions/{doomed}/step", json={"action": "look"}).status_code == 404
+            assert http.post(f"/sessions/{keep}/step", json={"action": "look"}).status_code == 200
+            assert http.get("/health").json()["sessions"] == 1
+    finally:
+        running.stop()
+        broken.stop()
+
+
+def test_a_hung_env_times_out_and_the_server_keeps_serving() -> None:
+    running = Running(Limits(step_timeout_s=0.001), ready=False)
     try:
         with httpx.Client(base_url=running.url, timeout=60) as http:
             slow = http.post("/sessions", json={"env_id": ENV_ID, "seed": 0})
             assert slow.status_code == 504 and slow.json()["error"] == "timeout"
-            assert http.get("/health").json()["sessions"] == 0
+            health = http.get("/health").json()
+            assert health["sessions"] == 0 and health["status"] == "failing" and "longer than" in health["detail"]
+    finally:
+        running.stop()
+
+
+def test_the_token_is_required_beyond_the_health_probes() -> None:
+    running = Running(Limits(max_sessions=2), token="s3cret")
+    try:
+        with httpx.Client(base_url=running.url, timeout=60) as http:
+            assert http.get("/health").status_code == 200 and http.get("/health/live").status_code == 200
+            missing = http.post("/sessions", json={"env_id": ENV_ID, "seed": 0})
+            assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
+            wrong = http.post("/sessions", json={"env_id": ENV_ID}, headers={"authorization": "Bearer nope"})
+            assert wrong.status_code == 403 and wrong.json()["error"] == "forbidden"
+            for path in ("/metrics", "/openapi.json", "/docs"):
+                assert http.get(path).status_code == 401, path
+            assert http.get("/health").json()["sessions"] == 0  # nothing was opened
+        with pytest.raises(RemoteEnvError, match="401"):
+            RemoteEnv(running.url, ENV_ID, token="").reset(seed=0)
+        remote = RemoteEnv(running.url, ENV_ID, token="s3cret")
+        assert remote.reset(seed=0)[1]["task_id"]
+        remote.close()
     finally:
         running.stop()
 
