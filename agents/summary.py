@@ -30,4 +30,5 @@ def summarize(trajectories: Sequence[Trajectory], stats: RolloutStats) -> dict[s
         "env_s": stats.env_s,
         "total_s": stats.total_s,
         "worker_restarts": float(stats.worker_restarts),
+        "reruns": float(stats.reruns),
     }

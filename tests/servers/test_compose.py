@@ -1,4 +1,5 @@
-"""No Docker engine runs here, so the compose file is checked against the code instead."""
+"""The compose file checked against the code (CI has no Docker engine; ``benchmarks/compose_smoke.py``
+brings the stack up where one runs)."""
 
 from __future__ import annotations
 
@@ -32,11 +33,12 @@ def test_every_service_runs_a_real_entry_point_on_its_published_port() -> None:
         assert command[:3] in (["python", "-m", "servers"], ["python", "-m", "servers.sandbox"]), name
         port = command[command.index("--port") + 1]
         assert command[command.index("--host") + 1] == "0.0.0.0", f"{name} must listen outside its container"
-        assert f"{port}:{port}" in service["ports"], name
+        assert service["ports"] == [f"${{RESRL_GYM_BIND:-127.0.0.1}}:{port}:{port}"], name  # loopback by default
+        assert service["environment"]["RESRL_GYM_TOKEN"].startswith("${RESRL_GYM_TOKEN:?"), name  # or no start
         health = " ".join(service["healthcheck"]["test"])
         assert re.search(rf"127\.0\.0\.1:{port}/health", health), name
         limits = service["deploy"]["resources"]["limits"]
-        assert limits["cpus"] and limits["memory"]
+        assert limits["memory"] and "cpus" not in limits, name  # a CPU limit above the host's count aborts `up`
         assert int(service["stop_grace_period"].rstrip("s")) > GRACEFUL_SHUTDOWN_S
         assert (REPO / service["build"]["dockerfile"]).is_file(), name
     for name, service in env_servers().items():
@@ -48,12 +50,18 @@ def test_env_server_images_limits_and_data_volumes() -> None:
         text = (REPO / service["build"]["dockerfile"]).read_text()
         assert "USER " in text and "torch==2.13.0" in text  # unprivileged, CPU torch
         assert any(":/cache" in volume for volume in service["volumes"]), name
-    for family in ("alfworld", "webshop"):  # real data from the host, read-only, where the env looks for it
+    for family in ("alfworld", "webshop"):  # real data from the host, read-only, where the env looks for it ...
         service = services()[family]
         assert any(v.endswith(f":/data/{family}:ro") for v in service["volumes"])
-        assert service["environment"][f"{family.upper()}_DATA"] == f"/data/{family}"
+        # ... only when the host names it: an empty folder must not replace the generated data
+        assert service["environment"][f"{family.upper()}_DATA"] == f"${{{family.upper()}_DATA_HOST:+/data/{family}}}"
     registered = {load_config(config_path(s["command"][3])).env.id for s in env_servers().values()}
     assert registered == set(envs.ENTRY_POINTS)  # every registered env has its server
+
+
+def test_build_contexts_leave_out_history_data_and_environments() -> None:
+    ignored = (REPO / ".dockerignore").read_text().split()
+    assert {".git", ".venv", "data", "runs"} <= set(ignored)
 
 
 def test_the_code_env_runs_programs_in_the_sandbox_service() -> None:

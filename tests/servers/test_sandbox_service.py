@@ -64,3 +64,19 @@ def test_a_full_queue_is_refused_at_once(service: str) -> None:
         outcomes = list(pool.map(attempt, range(6)))
     assert outcomes.count("ok") == 4 and outcomes.count("busy") == 2  # 2 slots + 2 waiting
     client.close()
+
+
+def test_a_service_with_a_token_runs_nothing_for_callers_without_it(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = tmp_path / "token"
+    secret.write_text("s3cret\n")  # as a Docker secret file would hold it
+    with local_service("servers.sandbox", "--token-file", str(secret), cwd=REPO, env=os.environ) as url:
+        assert httpx.get(f"{url}/health").status_code == 200
+        missing = httpx.post(f"{url}/execute", json={"code": "print(1)"})
+        assert missing.status_code == 401 and missing.json()["error"] == "unauthorized"
+        with pytest.raises(SandboxServiceError, match="403"):
+            SandboxClient(url, token="wrong").execute(ExecuteRequest(code="print(1)"))
+        monkeypatch.setenv("RESRL_GYM_TOKEN", "s3cret")  # what clients read by default
+        assert SandboxClient(url).execute(ExecuteRequest(code="print(6 * 7)")).stdout == "42\n"
+        assert 'sandbox_runs_total{status="ok"} 1.0' in httpx.get(f"{url}/metrics",
+                                                                  headers={"authorization": "Bearer s3cret"}).text
