@@ -201,7 +201,7 @@ def create_app(
             sessions.clear()
             pool.close()
 
-    app = FastAPI(title="ResRL-Gym env server", version=VERSION, lifespan=lifespan)
+    app = FastAPI(title="ResRL-Gym env server", version=VERSION, lifespan=lifespan, redirect_slashes=False)
 
     add_error_handling(app, max_body_bytes=limits.max_body_bytes,
                        count_error=lambda error: metrics.errors.labels(error).inc(), token=token)

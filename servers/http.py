@@ -11,8 +11,10 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from servers.auth import OPEN_PATHS, TOKEN_FILE_VAR, TOKEN_VAR, check_listen, read_token
 
@@ -46,8 +48,19 @@ def add_error_handling(app: FastAPI, *, max_body_bytes: int, count_error: Callab
 
     @app.exception_handler(ServerError)
     async def server_error(_request: Request, error: ServerError) -> JSONResponse:
-        count_error(error.error)
-        return JSONResponse(ErrorBody(error=error.error, detail=error.detail).model_dump(), status_code=error.status)
+        return refuse(error.status, error.error, error.detail)
+
+    @app.exception_handler(StarletteHTTPException)  # unknown routes and methods, in the same body
+    async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        name = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        response = refuse(error.status_code, name, str(error.detail))
+        response.headers.update(error.headers or {})
+        return response
+
+    @app.exception_handler(RequestValidationError)  # where and what, never the (maybe huge) input
+    async def invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        return refuse(422, "invalid_request", problems[:2000])
 
     @app.middleware("http")
     async def body_limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -51,7 +51,7 @@ def create_app(sandbox: Sandbox, limits: ServiceLimits | None = None, *, token: 
     in_flight = Gauge("sandbox_in_flight", "Runs running or waiting for a slot", registry=registry)
     admitted = 0
 
-    app = FastAPI(title="ResRL-Gym code sandbox", version=VERSION)
+    app = FastAPI(title="ResRL-Gym code sandbox", version=VERSION, redirect_slashes=False)
     add_error_handling(app, max_body_bytes=limits.max_body_bytes, count_error=lambda e: errors.labels(e).inc(),
                        token=token)
 
