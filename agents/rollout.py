@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                 "model": args.model,
                 "backend": policy.backend_name,
                 "seed": args.seed,
+                "worker_nodes": len(pool.nodes),
                 "figures": figures,
                 "lost": [{"group_id": r.group_id, "sample": r.sample_index, "why": why} for r, why in result.lost],
             },

@@ -60,8 +60,9 @@ class EnvWorker:
         self.env_spec = dict(env_spec)
         self.envs: list[Any] = [None] * num_slots
 
-    def ready(self) -> int:
-        return os.getpid()
+    def ready(self) -> str:
+        """The id of the Ray node this worker runs on (once its process is up)."""
+        return str(ray.get_runtime_context().get_node_id())
 
     def configure(self, env_spec: Mapping[str, Any]) -> None:
         """Host envs of another spec from the next reset on (a curriculum level, a held-out split)."""
@@ -138,7 +139,7 @@ class WorkerPool:
         self._actor_class = ray.remote(num_cpus=worker_cpus, max_restarts=0)(EnvWorker)
         self.restarts = 0
         self.actors = [self._spawn() for _ in range(num_workers)]
-        self._wait_ready(self.actors, worker_cpus)
+        self.nodes = self._wait_ready(self.actors, worker_cpus)  # the Ray nodes the workers run on
 
     @property
     def num_slots(self) -> int:
@@ -199,9 +200,9 @@ class WorkerPool:
         self.actors[worker] = self._spawn()
         self.restarts += 1
 
-    def _wait_ready(self, actors: list[Any], worker_cpus: float) -> None:
+    def _wait_ready(self, actors: list[Any], worker_cpus: float) -> set[str]:
         try:
-            ray.get([actor.ready.remote() for actor in actors], timeout=self.timeout_s)
+            return set(ray.get([actor.ready.remote() for actor in actors], timeout=self.timeout_s))
         except GetTimeoutError as error:
             total = ray.cluster_resources().get("CPU", 0)  # type: ignore[no-untyped-call]
             for actor in actors:

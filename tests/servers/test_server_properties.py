@@ -84,7 +84,8 @@ def sandbox() -> Iterator[str]:
 EXECUTE_BODIES = st.one_of(JSON, st.fixed_dictionaries(
     {"code": st.text(max_size=200)},
     optional={"language": st.sampled_from(["python", "rust"]) | JSON, "stdin": JSON, "files": JSON,
-              "timeout_s": st.floats(allow_nan=False, allow_infinity=False) | st.integers() | JSON, "memory_mb": st.integers() | JSON}))
+              "timeout_s": st.floats(allow_nan=False, allow_infinity=False) | st.integers() | JSON,
+              "memory_mb": st.integers() | JSON}))
 
 
 @settings(max_examples=100, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
