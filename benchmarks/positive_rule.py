@@ -106,6 +106,18 @@ def main(argv: list[str] | None = None) -> None:
                                                     batch.attention_mask[rows, :width])
             hidden[rows, : width - 1] = out.hidden.float()
     rules = {"advantage": advantages > 0, "reward": rewards > 0}
+    flipped = rules["reward"] & ~rules["advantage"]
+    groups_flipped = len(set(group_ids[flipped].tolist()))
+    groups: dict[str, list[Trajectory]] = {}
+    for t in trajectories:
+        groups.setdefault(t.group_id, []).append(t)
+    mixed = sum(rewards_differ(group) for group in groups.values())
+    print(f"{len(trajectories)} episodes in {len(index)} groups ({mixed} with rewards that differ); rewards: "
+          f"{int((rewards == 0).sum())} zero, {int(((rewards > 0) & (rewards < 1)).sum())} partial, "
+          f"{int((rewards >= 1).sum())} full; mean {float(rewards.mean()):.3f}")
+    print(f"positive by A > 0: {int(rules['advantage'].sum())} samples; by reward > 0: {int(rules['reward'].sum())}; "
+          f"labelled differently: {int(flipped.sum())} samples "
+          f"({float(flipped.float().mean()):.0%}) in {groups_flipped} of {len(index)} groups", flush=True)
     token_adv, weights = {}, {}
     for rule, positive in rules.items():
         weights[rule] = resrl.residual_weights(
@@ -119,21 +131,9 @@ def main(argv: list[str] | None = None) -> None:
     grads = {rule: gradient(model, batch, token_adv[rule], args.micro_batch) for rule in rules}
 
     mask = batch.agent_mask
-    flipped = rules["reward"] & ~rules["advantage"]
-    groups_flipped = len(set(group_ids[flipped].tolist()))
-    groups: dict[str, list[Trajectory]] = {}
-    for t in trajectories:
-        groups.setdefault(t.group_id, []).append(t)
-    mixed = sum(rewards_differ(group) for group in groups.values())
     changed = (token_adv["reward"] != token_adv["advantage"]) & mask
     relative = float((token_adv["reward"] - token_adv["advantage"])[mask].norm() / token_adv["advantage"][mask].norm())
     cosine = float(torch.nn.functional.cosine_similarity(grads["reward"], grads["advantage"], dim=0))
-    print(f"{len(trajectories)} episodes in {len(index)} groups ({mixed} with rewards that differ); rewards: "
-          f"{int((rewards == 0).sum())} zero, {int(((rewards > 0) & (rewards < 1)).sum())} partial, "
-          f"{int((rewards >= 1).sum())} full; mean {float(rewards.mean()):.3f}")
-    print(f"positive by A > 0: {int(rules['advantage'].sum())} samples; by reward > 0: {int(rules['reward'].sum())}; "
-          f"labelled differently: {int(flipped.sum())} samples "
-          f"({float(flipped.float().mean()):.0%}) in {groups_flipped} of {len(index)} groups")
     print(f"agent tokens whose Ã differs: {int(changed.sum())} of {int(mask.sum())} "
           f"({float(changed.sum() / mask.sum()):.0%}); ‖ΔÃ‖ / ‖Ã‖ = {relative:.3f}")
     print(f"first-step policy gradient, reward rule vs advantage rule: cosine {cosine:.4f}, "
