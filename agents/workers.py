@@ -21,6 +21,7 @@ from ray.exceptions import GetTimeoutError, RayActorError
 
 from agents.config import EnvSpec, RolloutConfig
 from envs.core import EpisodeLostError
+from servers.auth import TOKEN_VAR, read_token
 
 logger = logging.getLogger(__name__)
 
@@ -108,8 +109,10 @@ def start_ray(*, address: str | None = None, num_cpus: int | None = None, object
     """Join the cluster at ``address``, or start a local Ray with bounded CPUs and object store."""
     if ray.is_initialized():
         return
-    if address:
-        ray.init(address=address, log_to_driver=False)
+    if address:  # the nodes' env workers may play through env servers: they need the shared token too
+        token = read_token()
+        ray.init(address=address, log_to_driver=False,
+                 runtime_env={"env_vars": {TOKEN_VAR: token}} if token else None)
         return
     ray.init(
         num_cpus=num_cpus or os.cpu_count() or 1,
