@@ -21,6 +21,7 @@ import pickle
 import signal
 import socket
 import struct
+import time
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -67,7 +68,10 @@ def _serve(channel: socket.socket) -> None:
     held: dict[str, gymnasium.Env[Any, Any]] = {}
     while True:
         header = stream.read(_HEADER.size)
-        if len(header) < _HEADER.size:
+        if len(header) < _HEADER.size:  # the server closed its end (shutdown) or died: close every env
+            for env in held.values():
+                with contextlib.suppress(Exception):
+                    env.close()
             return
         call: Call = pickle.loads(stream.read(_HEADER.unpack(header)[0]))
         try:
@@ -158,16 +162,22 @@ class EnvHost:
         answer: tuple[str, Any] = pickle.loads(await reader.readexactly(size))
         return answer
 
-    def kill(self) -> None:
-        """Stop the process now (its sessions are lost)."""
+    def hang_up(self) -> None:
+        """Close our end of the channel: the process closes its envs and exits."""
         self.dead = True
-        if self._process.is_alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self._process.pid or 0, signal.SIGKILL)
-        self._process.join(timeout=5)
         if self._streams is not None:
             self._streams[1].close()
         self._channel.close()
+
+    def kill(self, grace_s: float = 0.0) -> None:
+        """Stop the process (its sessions are lost): hang up, wait ``grace_s`` for it to exit, then
+        kill it."""
+        self.hang_up()
+        self._process.join(timeout=grace_s)
+        if self._process.is_alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._process.pid or 0, signal.SIGKILL)
+            self._process.join(timeout=5)
 
 
 class HostPool:
@@ -194,9 +204,13 @@ class HostPool:
             host.kill()
             self.hosts.remove(host)
 
-    def close(self) -> None:
+    def close(self, grace_s: float = 10.0) -> None:
+        """Stop every host, giving them ``grace_s`` in all to close their envs."""
         for host in self.hosts:
-            host.kill()
+            host.hang_up()
+        deadline = time.monotonic() + grace_s
+        for host in self.hosts:
+            host.kill(max(deadline - time.monotonic(), 0.0))
         self.hosts = []
 
     def _start(self) -> EnvHost:
