@@ -10,6 +10,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 Algorithm = Literal["resrl", "grpo", "nsr"]
+BackendName = Literal["auto", "hf", "vllm"]  # auto: vLLM where installed, else transformers
+BACKENDS: tuple[BackendName, ...] = ("auto", "hf", "vllm")
 
 
 class VLLMConfig(BaseModel):
@@ -275,7 +277,7 @@ class CompareSettings(BaseModel):
     )
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1, description="One run per algorithm and seed.")
     model: str | None = Field(None, description="Starting model (null: the built-in default).")
-    backend: Literal["auto", "hf", "vllm"] = Field(
+    backend: BackendName = Field(
         "auto", description="Generation backend of every training and evaluation run (agents.train --backend).",
     )
     warm_start: WarmStartSettings | None = Field(None, description="Fine-tune the model on demonstrations first.")

@@ -23,10 +23,10 @@ from rich.table import Table
 import resrl
 from agents.backends import BackendError
 from agents.collector import collect
-from agents.config import ConfigError, config_path, load_config, with_overrides
+from agents.config import BACKENDS, ConfigError, config_path, load_config, with_overrides
 from agents.episode import EpisodeRequest
 from agents.models import DEFAULT_MODEL, ModelError
-from agents.policy import BACKENDS, load_run_policy
+from agents.policy import load_run_policy
 from agents.run_files import trajectory_file
 from agents.summary import mean_reward
 from agents.trajectory import Trajectory, write_trajectories

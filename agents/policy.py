@@ -9,12 +9,9 @@ import torch
 
 from agents.backends import GenerationBackend, HFBackend
 from agents.chat import ChatFormat
-from agents.config import RunConfig, VLLMConfig
+from agents.config import BackendName, RunConfig, VLLMConfig
 from agents.models import load_model, load_tokenizer, resolve_model
 from agents.prompts import system_prompt
-
-BackendName = Literal["auto", "hf", "vllm"]
-BACKENDS: tuple[BackendName, ...] = ("auto", "hf", "vllm")
 
 
 def choose_backend(name: BackendName) -> Literal["hf", "vllm"]:

@@ -38,13 +38,22 @@ from agents.checkpoint import (
     resume_metrics,
     save_checkpoint,
 )
-from agents.config import ConfigError, EnvSpec, RunConfig, config_path, load_config, served_by, with_overrides
+from agents.config import (
+    BACKENDS,
+    ConfigError,
+    EnvSpec,
+    RunConfig,
+    config_path,
+    load_config,
+    served_by,
+    with_overrides,
+)
 from agents.curriculum import Curriculum
 from agents.heldout import HeldOutScore, append_score, describe_change, evaluate_heldout, read_scores
 from agents.learner import Learner
 from agents.machine import describe
 from agents.models import DEFAULT_MODEL, ModelError
-from agents.policy import BACKENDS, Policy, choose_backend, load_run_policy
+from agents.policy import Policy, choose_backend, load_run_policy
 from agents.run_files import METRICS, read_metrics, trajectory_file
 from agents.sampling import groups, sample_iteration
 from agents.summary import summarize

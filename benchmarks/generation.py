@@ -22,10 +22,10 @@ from typing import Any
 import torch
 
 from agents.collector import RolloutResult, collect, group_requests
-from agents.config import RunConfig, config_path, load_config
+from agents.config import BackendName, RunConfig, config_path, load_config
 from agents.machine import describe
 from agents.models import DEFAULT_MODEL
-from agents.policy import BackendName, Policy, load_run_policy
+from agents.policy import Policy, load_run_policy
 from agents.workers import WorkerPool, start_ray
 
 BACKENDS: dict[str, tuple[BackendName, torch.dtype, str]] = {  # name → (backend, model dtype, vLLM dtype)
