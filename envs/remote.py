@@ -115,8 +115,9 @@ class RemoteEnv(gymnasium.Env[str, str]):
         there is only one: its own answer then says what is wrong)."""
         if len(self.servers) == 1:
             return self.servers
-        rotated = self.servers[self._offset % len(self.servers):] + self.servers[:self._offset % len(self.servers)]
+        start = self._offset % len(self.servers)
         self._offset += 1
+        rotated = self.servers[start:] + self.servers[:start]
         free: dict[str, int] = {}
         for server in rotated:
             try:

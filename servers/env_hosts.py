@@ -145,8 +145,7 @@ class EnvHost:
             except (asyncio.IncompleteReadError, ConnectionError):
                 self.kill()
                 raise HostError(f"the env process exited (status {self._process.exitcode})") from None
-        if kind == "env_error":
-            self.sessions.discard(call.session_id)
+        if kind == "env_error":  # the process dropped that env; the server releases the session
             raise EnvCallError(value)
         if kind == "reset_needed":
             raise gymnasium.error.ResetNeeded(value)

@@ -146,7 +146,7 @@ def create_app(
             logger.warning("env of session %s raised: %s", session_id, error)
             raise ServerError(500, "env_error", f"the env raised {error}; the session is closed") from None
         except HostError as error:
-            for lost in [sid for sid, session in sessions.items() if session.host is host]:
+            for lost in [sid for sid, other in sessions.items() if other.host is host]:
                 drop(lost)
             logger.warning("env process of session %s failed: %s", session_id, error)
             status, name = (504, "timeout") if isinstance(error, HostTimeoutError) else (500, "env_error")

@@ -220,8 +220,7 @@ def test_an_env_that_exits_or_dies_fails_only_its_own_session(broken_games: Path
             doomed = http.post("/sessions", json={"env_id": ENV_ID, "seed": 2}).json()["session_id"]
             new = [p for p in psutil.Process().children(recursive=True) if p not in hosts]
             assert len(new) == 2  # one process per session
-            doomed_pid = max(p.create_time() for p in new)
-            next(p for p in new if p.create_time() == doomed_pid).kill()  # as a C library's exit() would
+            max(new, key=lambda p: p.create_time()).kill()  # the newer one is doomed's; as a C exit() would
             died = http.post(f"/sessions/{doomed}/step", json={"action": "look"})
             assert died.status_code == 500 and "exited" in died.json()["detail"]
             assert http.post(f"/sessions/{doomed}/step", json={"action": "look"}).status_code == 404
