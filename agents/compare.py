@@ -105,12 +105,14 @@ def _run_all(records: list[RunRecord], experiment: ExperimentConfig, run_file: P
 
 
 def planned_runs(experiment: ExperimentConfig, out: Path) -> list[RunRecord]:
-    """The starting model per seed, then every algorithm per seed, in the order they run."""
-    seeds = experiment.compare.seeds
-    base = [RunRecord("base", seed, None, out / f"base-s{seed}" / "eval") for seed in seeds]
-    trained = [RunRecord(algo, seed, out / f"{algo}-s{seed}", out / f"{algo}-s{seed}" / "eval")
-               for algo in experiment.compare.algorithms for seed in seeds]
-    return base + trained
+    """Seed by seed, the starting model and then every algorithm, in the order they run: a comparison
+    stopped part way holds whole seeds, whose paired differences already mean something."""
+    records = []
+    for seed in experiment.compare.seeds:
+        records.append(RunRecord("base", seed, None, out / f"base-s{seed}" / "eval"))
+        records += [RunRecord(algo, seed, out / f"{algo}-s{seed}", out / f"{algo}-s{seed}" / "eval")
+                    for algo in experiment.compare.algorithms]
+    return records
 
 
 def finished(run_dir: Path, iterations: int) -> bool:
