@@ -21,7 +21,7 @@ from ray.exceptions import GetTimeoutError, RayActorError
 
 from agents.config import EnvSpec, RolloutConfig
 from envs.core import EpisodeLostError
-from servers.auth import TOKEN_VAR, read_token
+from sandbox.auth import TOKEN_VAR, read_token
 
 logger = logging.getLogger(__name__)
 

@@ -24,10 +24,10 @@ from pathlib import Path
 
 from envs.code.problems import load_problems
 from envs.code.program import test_program
+from sandbox.client import SandboxClient
+from sandbox.executor import Sandbox
+from sandbox.models import ExecuteRequest, ExecuteResult
 from servers.local import local_service
-from servers.sandbox.client import SandboxClient
-from servers.sandbox.executor import Sandbox
-from servers.sandbox.models import ExecuteRequest, ExecuteResult
 
 
 def measure(call: Callable[[], object], runs: int, threads: int) -> tuple[float, float, float]:

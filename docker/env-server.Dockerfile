@@ -6,9 +6,9 @@ WORKDIR /app
 # The CPU build of torch first (the project depends on it; the CUDA build is GBs for nothing here).
 RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 COPY pyproject.toml README.md ./
+# The layers an env server stands on (sandbox <- envs <- servers); the training side stays out.
+COPY sandbox sandbox
 COPY envs envs
-COPY agents agents
-COPY resrl resrl
 COPY servers servers
 COPY configs configs
 RUN pip install --no-cache-dir --no-deps bfcl-eval==2026.3.23 && pip install --no-cache-dir ".[alfworld,server,code,bfcl,webshop]"

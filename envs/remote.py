@@ -6,7 +6,7 @@ each ``reset`` opens its session on the one with the most free capacity that is 
 does not answer, or is full, is passed over). A server that goes away mid-episode ends the episode
 with :class:`ServerLostError`, an :class:`EpisodeLostError`: the rollout plays it again elsewhere.
 Connections are pooled and bounded; every request has a timeout; only connection failures (the
-request never left) are retried. Requests carry the shared token (:mod:`servers.auth`).
+request never left) are retried. Requests carry the shared token (:mod:`sandbox.auth`).
 """
 
 from __future__ import annotations
@@ -18,9 +18,20 @@ from typing import Any
 
 import gymnasium
 import httpx
+from pydantic import BaseModel
 
 from envs.core import MAX_ACTION_CHARS, EpisodeLostError, TextSpace
-from servers.auth import bearer, read_token
+from envs.wire import (
+    CLOSES_SESSION,
+    CreateSession,
+    EnvServerError,
+    ErrorBody,
+    Health,
+    SessionCreated,
+    StepRequest,
+    StepResult,
+)
+from sandbox.auth import bearer, read_token
 
 HEALTH_TIMEOUT_S = 5.0
 _rotation = itertools.count()  # breaks ties between equally loaded servers differently per env
@@ -70,12 +81,12 @@ class RemoteEnv(gymnasium.Env[str, str]):
         """Raise :class:`RemoteEnvError` unless every server is up and serves ``env_id``."""
         for url in server_urls(servers):
             try:
-                health = httpx.get(f"{url}/health", timeout=timeout_s).json()
+                health = Health.model_validate_json(httpx.get(f"{url}/health", timeout=timeout_s).content)
             except (httpx.HTTPError, ValueError) as error:
                 raise RemoteEnvError(f"no env server answers at {url} ({error}); start one with "
                                      "`python -m servers <env> --port N`") from error
-            if env_id not in health.get("env_ids", []):
-                raise RemoteEnvError(f"the env server at {url} serves {health.get('env_ids')}, not {env_id!r}")
+            if env_id not in health.env_ids:
+                raise RemoteEnvError(f"the env server at {url} serves {health.env_ids}, not {env_id!r}")
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
@@ -83,8 +94,8 @@ class RemoteEnv(gymnasium.Env[str, str]):
         problems: list[str] = []
         for server in self._by_free_capacity():
             try:
-                body = self._call("POST", server, "/sessions",
-                                  {"env_id": self.env_id, "seed": seed, "options": options})
+                created = SessionCreated.model_validate_json(self._call(
+                    "POST", server, "/sessions", CreateSession(env_id=self.env_id, seed=seed, options=options)))
             except ServerLostError as error:
                 problems.append(str(error))
                 continue
@@ -93,16 +104,17 @@ class RemoteEnv(gymnasium.Env[str, str]):
                     raise
                 problems.append(str(error))  # full: try the next one
                 continue
-            self._session = (server, body["session_id"])
-            return body["observation"], body["info"]
+            self._session = (server, created.session_id)
+            return created.observation, created.info
         raise ServerLostError(f"no env server took the session: {'; '.join(problems)}")
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         if self._session is None:
             raise gymnasium.error.ResetNeeded("call reset() first")
         server, session = self._session
-        body = self._call("POST", server, f"/sessions/{session}/step", {"action": action})
-        return body["observation"], body["reward"], body["terminated"], body["truncated"], body["info"]
+        result = StepResult.model_validate_json(
+            self._call("POST", server, f"/sessions/{session}/step", StepRequest(action=action)))
+        return result.observation, result.reward, result.terminated, result.truncated, result.info
 
     def close(self) -> None:
         try:
@@ -125,8 +137,7 @@ class RemoteEnv(gymnasium.Env[str, str]):
             except httpx.HTTPError:
                 continue
             if response.status_code == 200:
-                health = response.json()
-                free[server] = int(health["capacity"]) - int(health["sessions"])
+                free[server] = Health.model_validate_json(response.content).free
         return sorted(free, key=lambda server: -free[server])  # stable: ties keep the rotation
 
     def _close_session(self) -> None:
@@ -135,26 +146,23 @@ class RemoteEnv(gymnasium.Env[str, str]):
             with contextlib.suppress(ServerLostError):  # its server is gone, and the session with it
                 self._call("DELETE", server, f"/sessions/{session}", None)
 
-    def _call(self, method: str, server: str, path: str, payload: dict[str, Any] | None) -> Any:
+    def _call(self, method: str, server: str, path: str, payload: BaseModel | None) -> bytes:
+        """The answer's body; an error answer raised as the matching exception."""
         try:
-            response = self._client.request(method, f"{server}{path}", json=payload)
+            content = payload.model_dump_json().encode() if payload is not None else None
+            response = self._client.request(method, f"{server}{path}", content=content,
+                                            headers={"content-type": "application/json"} if content else None)
         except httpx.TransportError as error:
             self._session = None
             raise ServerLostError(f"{method} {server}{path}: no answer ({type(error).__name__}: {error})") from error
-        if response.status_code == 204:
-            return None
-        if response.status_code == 409:
-            raise gymnasium.error.ResetNeeded(response.json().get("detail", "the episode is over"))
-        if response.is_error:
-            try:
-                body = response.json()
-                name, detail = body.get("error", response.reason_phrase), body.get("detail", body)
-            except ValueError:
-                name, detail = response.reason_phrase, response.text[:500]
-            message = f"{method} {server}{path}: {response.status_code} {name}: {detail}"
-            if name in {"env_error", "timeout", "unknown_session"}:
-                self._session = None  # the server closed it
-            if name == "unknown_session" and method == "POST":
-                raise ServerLostError(message, response.status_code)  # mid-episode: the server restarted
-            raise RemoteEnvError(message, response.status_code)
-        return response.json()
+        if not response.is_error:
+            return response.content
+        answer = ErrorBody.read(response.content, response.reason_phrase)
+        if answer.error == EnvServerError.RESET_NEEDED:
+            raise gymnasium.error.ResetNeeded(answer.detail)
+        message = f"{method} {server}{path}: {response.status_code} {answer.error}: {answer.detail}"
+        if answer.error in CLOSES_SESSION:
+            self._session = None  # the server closed it
+        if answer.error == EnvServerError.UNKNOWN_SESSION and method == "POST":
+            raise ServerLostError(message, response.status_code)  # mid-episode: the server restarted
+        raise RemoteEnvError(message, response.status_code)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from agents.config import ConfigError, config_path, load_config
-from servers.auth import TokenError
+from sandbox.auth import TokenError
 from servers.env_server import Limits, create_app
 from servers.http import add_service_arguments, run_service, service_token
 

@@ -13,17 +13,10 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from servers.auth import OPEN_PATHS, TOKEN_FILE_VAR, TOKEN_VAR, check_listen, read_token
-
-
-class ErrorBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    error: str
-    detail: str
+from sandbox.auth import OPEN_PATHS, TOKEN_FILE_VAR, TOKEN_VAR, check_listen, read_token
+from sandbox.models import ErrorBody
 
 
 class ServerError(Exception):

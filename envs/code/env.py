@@ -10,14 +10,14 @@ from envs.code.generator import generate_problems
 from envs.code.problems import Problem, load_problems, split_problems
 from envs.code.program import feedback, test_program
 from envs.core import TextEnv, Transition
-from servers.sandbox.models import ExecuteRequest, ExecuteResult
+from sandbox.models import ExecuteRequest, ExecuteResult
 
 INSTRUCTIONS = "Complete the Python function below. Reply with the whole function in a ```python block."
 
 
 class Executor(Protocol):
-    """Runs a program: the in-process :class:`servers.sandbox.executor.Sandbox` or a
-    :class:`servers.sandbox.client.SandboxClient`."""
+    """Runs a program: the in-process :class:`sandbox.executor.Sandbox` or a
+    :class:`sandbox.client.SandboxClient`."""
 
     def execute(self, request: ExecuteRequest) -> ExecuteResult: ...
 
@@ -33,7 +33,7 @@ class CodeEnv(TextEnv):
     (``num_problems`` easy problems from :mod:`envs.code.generator`, drawn with ``generator_seed``).
 
     Programs run in a sandbox service at ``sandbox_url`` (default: ``$RESRL_SANDBOX_URL``) or, with
-    neither set, in this process's shared :class:`Sandbox` (needs root, see ``servers.sandbox``).
+    neither set, in this process's shared :class:`Sandbox` (needs root, see :mod:`sandbox`).
     """
 
     max_action_chars: ClassVar[int] = 20_000
@@ -81,11 +81,11 @@ class CodeEnv(TextEnv):
         """The sandbox, made on first use (so building the env never needs one)."""
         if self._executor is None:
             if self.sandbox_url:
-                from servers.sandbox.client import SandboxClient
+                from sandbox.client import SandboxClient
 
                 self._executor = SandboxClient(self.sandbox_url)
             else:
-                from servers.sandbox.executor import shared_sandbox
+                from sandbox.executor import shared_sandbox
 
                 self._executor = shared_sandbox()
         return self._executor

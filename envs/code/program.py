@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from envs.code.problems import Problem
-from servers.sandbox.models import ExecuteResult
+from sandbox.models import ExecuteResult
 
 _FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 FEEDBACK_CHARS = 1500

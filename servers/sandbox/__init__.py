@@ -1,5 +1,1 @@
-"""Run untrusted Python safely: a library (``Sandbox``), an HTTP service and its client."""
-
-from servers.sandbox.models import ExecuteRequest, ExecuteResult, Status
-
-__all__ = ["ExecuteRequest", "ExecuteResult", "Status"]
+"""The sandbox as an HTTP service (``python -m servers.sandbox``) over the :mod:`sandbox` library."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from servers.auth import TokenError
+from sandbox.auth import TokenError
+from sandbox.executor import DEFAULT_BASE_UID, Sandbox
+from sandbox.isolation import IsolationError
 from servers.http import add_service_arguments, run_service, service_token
 from servers.sandbox.app import ServiceLimits, create_app
-from servers.sandbox.executor import DEFAULT_BASE_UID, Sandbox
-from servers.sandbox.isolation import IsolationError
 
 DEFAULT_PORT = 8010
 

@@ -13,10 +13,10 @@ from fastapi import FastAPI, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
-from servers.http import ErrorBody, ServerError, add_error_handling
-from servers.sandbox.executor import Sandbox
-from servers.sandbox.isolation import IsolationError
-from servers.sandbox.models import ExecuteRequest, ExecuteResult
+from sandbox.executor import Sandbox
+from sandbox.isolation import IsolationError
+from sandbox.models import ErrorBody, ExecuteRequest, ExecuteResult
+from servers.http import ServerError, add_error_handling
 
 VERSION = "0.1.0"
 
@@ -42,7 +42,7 @@ class Health(BaseModel):
 
 def create_app(sandbox: Sandbox, limits: ServiceLimits | None = None, *, token: str | None = None) -> FastAPI:
     """A service running programs in ``sandbox`` (whose creation already proved isolation works here);
-    with a ``token``, every route but ``/health`` requires it (:mod:`servers.auth`)."""
+    with a ``token``, every route but ``/health`` requires it (:mod:`sandbox.auth`)."""
     limits = limits or ServiceLimits()
     registry = CollectorRegistry()
     runs = Counter("sandbox_runs", "Programs run, by how they ended", ["status"], registry=registry)

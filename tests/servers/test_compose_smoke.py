@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from envs import RemoteEnv
-from servers.sandbox.client import SandboxClient
-from servers.sandbox.models import ExecuteRequest
+from sandbox.client import SandboxClient
+from sandbox.models import ExecuteRequest
 
 REPO = Path(__file__).resolve().parents[2]
 ENV_SERVERS = {8001: "resrl/ALFWorld-v0", 8002: "resrl/WebShop-v0", 8003: "resrl/BFCL-v0", 8004: "resrl/Code-v0"}

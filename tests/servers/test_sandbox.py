@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from servers.sandbox.executor import Sandbox
-from servers.sandbox.isolation import IsolationError
-from servers.sandbox.models import ExecuteRequest, ExecuteResult, Status
+from sandbox.executor import Sandbox
+from sandbox.isolation import IsolationError
+from sandbox.models import ExecuteRequest, ExecuteResult, Status
 
 MARKER = Path("/var/tmp/resrl-sandbox-escape")  # where an escaped write would land
 HOSTILE: dict[str, tuple[str, set[Status], str]] = {

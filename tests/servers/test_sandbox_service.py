@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sandbox.client import SandboxClient, SandboxServiceError
+from sandbox.models import ExecuteRequest
 from servers.local import local_service
-from servers.sandbox.client import SandboxClient, SandboxServiceError
-from servers.sandbox.models import ExecuteRequest
 from tests.servers.test_sandbox import HOSTILE
 
 REPO = Path(__file__).resolve().parents[2]

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from servers.sandbox.isolation import (
+from sandbox.isolation import (
     WORK_DIR,
     Confinement,
     IsolationError,
@@ -31,7 +31,7 @@ from servers.sandbox.isolation import (
     make_isolator,
     missing_privileges,
 )
-from servers.sandbox.models import ExecuteRequest, ExecuteResult, Status
+from sandbox.models import ExecuteRequest, ExecuteResult, Status
 
 logger = logging.getLogger(__name__)
 DEFAULT_BASE_UID = 61_000

@@ -3,7 +3,8 @@
 A service reads its token from ``--token-file``, ``$RESRL_GYM_TOKEN_FILE`` (e.g. a Docker secret) or
 ``$RESRL_GYM_TOKEN``; clients (``RemoteEnv``, ``SandboxClient``, ``--env-server``) read the same
 variables. A service that listens beyond loopback refuses to start without a token, so nobody who can
-reach the host can open sessions or run programs unasked. Standard library only: clients import it.
+reach the host can open sessions or run programs unasked. Standard library only, in the lowest layer,
+so that every client (the sandbox's, the envs', the training side's) can import it.
 """
 
 from __future__ import annotations

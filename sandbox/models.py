@@ -1,5 +1,6 @@
 """What goes in and out of the sandbox: one request and one result type, shared by the library,
-the HTTP service and its client (pydantic only, so importing them pulls in no server code)."""
+the HTTP service and its client (pydantic only, so importing them pulls in no server code), and the
+error body every service of the project answers with."""
 
 from __future__ import annotations
 
@@ -52,3 +53,21 @@ class ExecuteResult(BaseModel):
     stdout_truncated: bool = False
     stderr_truncated: bool = False
     duration_ms: float
+
+
+class ErrorBody(BaseModel):
+    """What every service answers an error with: a stable machine name and a sentence for people."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: str
+    detail: str
+
+    @classmethod
+    def read(cls, content: bytes, fallback: str) -> ErrorBody:
+        """The body of an error response; ``fallback`` names the error when the body is not one (a proxy's
+        page, say), and the start of the content is then the detail."""
+        try:
+            return cls.model_validate_json(content)
+        except ValueError:
+            return cls(error=fallback, detail=content[:500].decode(errors="replace"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from servers.auth import bearer, read_token
-from servers.sandbox.models import ExecuteRequest, ExecuteResult
+from sandbox.auth import bearer, read_token
+from sandbox.models import ErrorBody, ExecuteRequest, ExecuteResult
 
 
 class SandboxServiceError(RuntimeError):
@@ -15,7 +15,7 @@ class SandboxServiceError(RuntimeError):
 class SandboxClient:
     """Posts :class:`ExecuteRequest` to a sandbox service; pooled connections, retried only when the
     request never left (a program is never run twice because of a retry). ``token`` defaults to the
-    shared token's variables (:func:`servers.auth.read_token`)."""
+    shared token's variables (:func:`sandbox.auth.read_token`)."""
 
     def __init__(self, base_url: str, *, timeout_s: float = 120.0, retries: int = 3,
                  token: str | None = None) -> None:
@@ -30,12 +30,9 @@ class SandboxClient:
         except httpx.HTTPError as error:
             raise SandboxServiceError(f"no answer from the sandbox service at {self.base_url}: {error}") from error
         if response.is_error:
-            try:
-                body = response.json()
-                detail = f"{body.get('error')}: {body.get('detail')}"
-            except ValueError:
-                detail = response.text[:500]
-            raise SandboxServiceError(f"the sandbox service answered {response.status_code}: {detail}")
+            answer = ErrorBody.read(response.content, response.reason_phrase)
+            raise SandboxServiceError(f"the sandbox service answered {response.status_code}: "
+                                      f"{answer.error}: {answer.detail}")
         return ExecuteResult.model_validate_json(response.content)
 
     def close(self) -> None:
