@@ -28,11 +28,12 @@ import yaml
 from rich.console import Console
 
 from agents.checkpoint import latest_checkpoint
-from agents.config import ConfigError, ExperimentConfig, load_experiment
+from agents.config import ExperimentConfig, load_experiment
 from agents.models import DEFAULT_MODEL
 from agents.report import Report, RunRecord, write_report
 from agents.run_files import iteration_name
 from envs import eval_split
+from envs.spec import ConfigError
 
 
 def build_parser() -> argparse.ArgumentParser:

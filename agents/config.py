@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from envs.spec import ConfigError, EnvSpec, describe, read_yaml
 
 Algorithm = Literal["resrl", "grpo", "nsr"]
 BackendName = Literal["auto", "hf", "vllm"]  # auto: vLLM where installed, else transformers
@@ -207,34 +208,6 @@ class TrainConfig(BaseModel):
     heldout: HeldOutConfig = Field(default_factory=HeldOutConfig)
 
 
-class EnvSpec(BaseModel):
-    """Which env to build (``envs.make_env``): a registered id and its keyword arguments."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: str = Field(description="A registered env id, e.g. resrl/ALFWorld-v0.")
-    kwargs: dict[str, Any] = Field(default_factory=dict, description="Arguments of the env's constructor.")
-    server: list[str] | None = Field(None, description=(
-        "URLs of env servers to play through (RemoteEnv) instead; sessions go to the least loaded. "
-        "A string of comma-separated URLs is read as the list."))
-
-    @field_validator("server", mode="before")
-    @classmethod
-    def _urls(cls, server: Any) -> Any:
-        from envs.remote import server_urls
-
-        return server_urls(server) if isinstance(server, str) else server
-
-    @field_validator("id")
-    @classmethod
-    def _registered(cls, env_id: str) -> str:
-        import envs
-
-        if env_id not in envs.ENTRY_POINTS:
-            raise ValueError(f"unknown env id {env_id!r}; registered: {', '.join(envs.ENTRY_POINTS)}")
-        return env_id
-
-
 class RunConfig(BaseModel):
     """A whole ``configs/<env>.yaml``."""
 
@@ -298,23 +271,6 @@ class ExperimentConfig(RunConfig):
         return config
 
 
-class ConfigError(ValueError):
-    """A config is missing or invalid; the message names the file and the field."""
-
-
-CONFIG_DIRS = (Path.cwd() / "configs", Path(__file__).resolve().parents[1] / "configs")
-
-
-def config_path(env: str) -> Path:
-    """``configs/<env>.yaml`` (looked up in the working directory, then beside the package)."""
-    for directory in CONFIG_DIRS:
-        candidate = directory / f"{env}.yaml"
-        if candidate.is_file():
-            return candidate
-    known = sorted({p.stem for d in CONFIG_DIRS if d.is_dir() for p in d.glob("*.yaml")})
-    raise ConfigError(f"no config for env {env!r}; known: {', '.join(known) or 'none'} (or pass --config FILE)")
-
-
 Schema = TypeVar("Schema", bound=BaseModel)
 
 
@@ -330,14 +286,9 @@ def load_experiment(path: Path) -> ExperimentConfig:
 
 def _load(path: Path, schema: type[Schema]) -> Schema:
     try:
-        data = yaml.safe_load(path.read_text())
-        return schema.model_validate(data)
-    except OSError as error:
-        raise ConfigError(f"cannot read {path}: {error}") from error
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path} is not valid YAML: {error}") from error
+        return schema.model_validate(read_yaml(path))
     except ValidationError as error:
-        raise ConfigError(_problems(str(path), error)) from error
+        raise ConfigError(describe(str(path), error)) from error
 
 
 def with_overrides(config: RunConfig, *, env_kwargs: dict[str, Any], **sections: dict[str, Any]) -> RunConfig:
@@ -349,7 +300,7 @@ def with_overrides(config: RunConfig, *, env_kwargs: dict[str, Any], **sections:
     try:
         return RunConfig.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(_problems("command line", error)) from error
+        raise ConfigError(describe("command line", error)) from error
 
 
 def served_by(config: RunConfig, urls: str | None) -> RunConfig:
@@ -364,7 +315,3 @@ def served_by(config: RunConfig, urls: str | None) -> RunConfig:
         return config.model_copy(update={"env": EnvSpec(id=config.env.id, server=server_urls(urls))})
     except (RemoteEnvError, ValueError) as error:
         raise ConfigError(str(error)) from error
-
-
-def _problems(source: str, error: ValidationError) -> str:
-    return f"{source}: " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.config import CurriculumConfig, EnvSpec
+from agents.config import CurriculumConfig
+from envs.spec import EnvSpec
 
 
 class Curriculum:

@@ -23,7 +23,7 @@ from rich.table import Table
 import resrl
 from agents.backends import BackendError
 from agents.collector import collect
-from agents.config import BACKENDS, ConfigError, config_path, load_config, with_overrides
+from agents.config import BACKENDS, load_config, with_overrides
 from agents.episode import EpisodeRequest
 from agents.models import DEFAULT_MODEL, ModelError
 from agents.policy import load_run_policy
@@ -32,6 +32,7 @@ from agents.summary import mean_reward
 from agents.trajectory import Trajectory, write_trajectories
 from agents.workers import start_pool
 from envs import eval_split
+from envs.spec import ConfigError, config_path
 
 
 def build_parser() -> argparse.ArgumentParser:

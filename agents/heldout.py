@@ -17,12 +17,13 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from agents.collector import collect
-from agents.config import ConfigError, EnvSpec, RunConfig
+from agents.config import RunConfig
 from agents.eval import eval_requests
 from agents.policy import Policy
 from agents.summary import mean_reward
 from agents.workers import WorkerPool
 from envs import eval_split
+from envs.spec import ConfigError, EnvSpec
 
 HELDOUT_FILE = "heldout.jsonl"
 

@@ -19,13 +19,14 @@ from rich.table import Table
 
 from agents.backends import BackendError
 from agents.collector import collect, group_requests
-from agents.config import BACKENDS, ConfigError, RunConfig, config_path, load_config, served_by, with_overrides
+from agents.config import BACKENDS, RunConfig, load_config, served_by, with_overrides
 from agents.models import DEFAULT_MODEL, ModelError
 from agents.policy import load_run_policy
 from agents.run_files import trajectory_file
 from agents.summary import summarize
 from agents.trajectory import write_trajectories
 from agents.workers import start_pool
+from envs.spec import ConfigError, config_path
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -38,16 +38,7 @@ from agents.checkpoint import (
     resume_metrics,
     save_checkpoint,
 )
-from agents.config import (
-    BACKENDS,
-    ConfigError,
-    EnvSpec,
-    RunConfig,
-    config_path,
-    load_config,
-    served_by,
-    with_overrides,
-)
+from agents.config import BACKENDS, RunConfig, load_config, served_by, with_overrides
 from agents.curriculum import Curriculum
 from agents.heldout import HeldOutScore, append_score, describe_change, evaluate_heldout, read_scores
 from agents.learner import Learner
@@ -62,6 +53,7 @@ from agents.trajectory import rewards_differ, write_trajectories
 from agents.warmstart import probe, warm_start
 from agents.workers import WorkerPool, start_pool
 from envs import make_env
+from envs.spec import ConfigError, EnvSpec, config_path
 
 COLUMNS = {  # metric → (header, format)
     "iteration": ("iter", "{:>4.0f}"),

@@ -29,7 +29,7 @@ import resrl
 from agents.backends.base import Generation
 from agents.chat import ChatFormat
 from agents.collector import collect, group_requests
-from agents.config import ConfigError, EnvSpec, RolloutConfig, RunConfig, load_config
+from agents.config import RolloutConfig, RunConfig, load_config
 from agents.episode import Episode, EpisodeRequest
 from agents.learner import Batch
 from agents.models import DEFAULT_MODEL, ModelError
@@ -40,6 +40,7 @@ from agents.workers import WorkerPool
 from envs import make_env
 from envs.bfcl.expert import expert_reply
 from envs.cache import publish_directory
+from envs.spec import ConfigError, EnvSpec
 from envs.webshop.env import expert_actions
 
 

@@ -19,8 +19,9 @@ from typing import Any, Literal
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError
 
-from agents.config import EnvSpec, RolloutConfig
+from agents.config import RolloutConfig
 from envs.core import EpisodeLostError
+from envs.spec import EnvSpec
 from sandbox.auth import TOKEN_VAR, read_token
 
 logger = logging.getLogger(__name__)

@@ -33,8 +33,9 @@ from locust import FastHttpUser, task  # noqa: E402
 from locust.env import Environment  # noqa: E402
 
 import envs  # noqa: E402
-from agents.config import config_path, load_config  # noqa: E402
+from agents.config import load_config  # noqa: E402
 from agents.machine import describe  # noqa: E402
+from envs.spec import config_path  # noqa: E402
 from servers.local import local_service  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

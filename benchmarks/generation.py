@@ -22,11 +22,12 @@ from typing import Any
 import torch
 
 from agents.collector import RolloutResult, collect, group_requests
-from agents.config import BackendName, RunConfig, config_path, load_config
+from agents.config import BackendName, RunConfig, load_config
 from agents.machine import describe
 from agents.models import DEFAULT_MODEL
 from agents.policy import Policy, load_run_policy
 from agents.workers import WorkerPool, start_ray
+from envs.spec import config_path
 
 BACKENDS: dict[str, tuple[BackendName, torch.dtype, str]] = {  # name → (backend, model dtype, vLLM dtype)
     "hf-fp32": ("hf", torch.float32, "float32"),

@@ -21,10 +21,11 @@ import time
 from pathlib import Path
 
 from agents.checkpoint import latest_checkpoint
-from agents.config import config_path, load_config
+from agents.config import load_config
 from agents.heldout import HeldOutScore, change, read_scores
 from agents.machine import describe
 from agents.run_files import iteration_name, read_metrics
+from envs.spec import config_path
 
 
 def run_seed(seed: int, run: Path, iterations: int) -> None:

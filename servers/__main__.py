@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from agents.config import ConfigError, config_path, load_config
+from envs.spec import ConfigError, config_path, load_env_spec
 from sandbox.auth import TokenError
 from servers.env_server import Limits, create_app
 from servers.http import add_service_arguments, run_service, service_token
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         token = service_token(args)
-        spec = load_config(args.config or config_path(args.env)).env
+        spec = load_env_spec(args.config or config_path(args.env))
         limits = Limits(max_sessions=args.max_sessions, idle_timeout_s=args.idle_timeout,
                         step_timeout_s=args.step_timeout, sessions_per_process=args.sessions_per_process)
         app = create_app([spec.id], env_kwargs={spec.id: spec.kwargs}, limits=limits, token=token)

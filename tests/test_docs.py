@@ -7,7 +7,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CITATION = re.compile(r"docs/[\w./-]+?\.(?:md|png)")
-SOURCES = ("agents", "envs", "resrl", "servers", "benchmarks", "configs", "docs", "tests", "docker")
+SOURCES = ("agents", "envs", "resrl", "sandbox", "servers", "benchmarks", "configs", "docs", "tests", "docker")
 
 
 def test_every_cited_doc_exists() -> None:

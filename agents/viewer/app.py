@@ -6,27 +6,26 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import FileResponse
 
 from agents.viewer.store import NotFoundError, RunStore
-from servers.http import ServerError, add_error_handling
 
 STATIC = Path(__file__).with_name("static")
 PAGE_SIZE = 50
 
 
 def create_app(root: Path) -> FastAPI:
-    """A read-only viewer of the runs under ``root`` (GET only; runs are addressed by name)."""
+    """A read-only viewer of the runs under ``root`` (GET only; runs are addressed by name). Errors are
+    FastAPI's own ``{"detail": ...}``: a local tool, it needs none of the services' token or limits."""
     store = RunStore(root)
     app = FastAPI(title="ResRL-Gym replay viewer")
-    add_error_handling(app, max_body_bytes=1024, count_error=lambda _error: None)
 
     def found(call: Any) -> Any:
         try:
             return call()
         except NotFoundError as error:
-            raise ServerError(404, "not_found", str(error)) from None
+            raise HTTPException(404, str(error)) from None
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
@@ -36,7 +35,7 @@ def create_app(root: Path) -> FastAPI:
     def static(name: str) -> FileResponse:
         files = {p.name: p for p in STATIC.iterdir()}  # only the page's own files, by name
         if name not in files:
-            raise ServerError(404, "not_found", f"no static file {name!r}")
+            raise HTTPException(404, f"no static file {name!r}")
         return FileResponse(files[name])
 
     @app.get("/health")

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 import resrl
-from agents.config import Algorithm, ConfigError, load_config
+from agents.config import Algorithm, load_config
+from envs.spec import ConfigError
 
 
 def test_an_unregistered_env_id_is_a_config_error(tmp_path: Path) -> None:

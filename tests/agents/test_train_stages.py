@@ -21,15 +21,7 @@ import yaml
 from agents.backends.base import Generation, SamplingParams
 from agents.chat import ChatFormat
 from agents.checkpoint import checkpoint_extra, latest_checkpoint
-from agents.config import (
-    CurriculumConfig,
-    EnvSpec,
-    RolloutConfig,
-    RunConfig,
-    TaskFilterConfig,
-    config_path,
-    load_config,
-)
+from agents.config import CurriculumConfig, RolloutConfig, RunConfig, TaskFilterConfig, load_config
 from agents.curriculum import Curriculum
 from agents.heldout import read_scores
 from agents.policy import Policy
@@ -39,6 +31,7 @@ from agents.task_filter import TaskFilter
 from agents.train import build_parser, measured_tasks, resolve
 from agents.trajectory import Trajectory, read_trajectories
 from agents.workers import WorkerPool
+from envs.spec import EnvSpec, config_path
 from tests.agents.conftest import ENV_ID, GENERATED_ALFWORLD
 
 REPO = Path(__file__).resolve().parents[2]

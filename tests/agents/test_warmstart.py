@@ -14,13 +14,14 @@ import pytest
 import yaml
 
 from agents.chat import ChatFormat
-from agents.config import ConfigError, EnvSpec, RolloutConfig
+from agents.config import RolloutConfig
 from agents.prompts import family, system_prompt
 from agents.warmstart import EXPERTS, demonstrations, fine_tune
 from envs import ENTRY_POINTS
 from envs.bfcl.data import load_entries, split_entries
 from envs.bfcl.expert import expert_reply
 from envs.code.problems import load_problems, split_problems
+from envs.spec import ConfigError, EnvSpec
 from envs.webshop.env import WebShopEnv, expert_actions
 from tests.agents.conftest import GENERATED_ALFWORLD, tiny_model
 

@@ -10,7 +10,8 @@ from typing import Any
 import yaml
 
 import envs
-from agents.config import config_path, load_config
+from agents.config import load_config
+from envs.spec import config_path
 from servers.__main__ import GRACEFUL_SHUTDOWN_S
 from servers.sandbox.__main__ import DEFAULT_PORT as SANDBOX_PORT
 

@@ -13,7 +13,7 @@ import pytest
 from sandbox.client import SandboxClient, SandboxServiceError
 from sandbox.models import ExecuteRequest
 from servers.local import local_service
-from tests.servers.test_sandbox import HOSTILE
+from tests.sandbox.test_sandbox import HOSTILE
 
 REPO = Path(__file__).resolve().parents[2]
 
