@@ -9,8 +9,8 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from envs.spec import ConfigError, EnvSpec, describe, read_yaml
+from resrl import ALGOS, Algo
 
-Algorithm = Literal["resrl", "grpo", "nsr"]
 BackendName = Literal["auto", "hf", "vllm"]  # auto: vLLM where installed, else transformers
 BACKENDS: tuple[BackendName, ...] = ("auto", "hf", "vllm")
 
@@ -157,7 +157,7 @@ class TrainConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    algo: Algorithm = Field("resrl", description="resrl, or a baseline on the same code path.")
+    algo: Algo = Field("resrl", description="resrl, or a baseline on the same code path.")
     iterations: int = Field(3, ge=1, description="Rollout + update rounds.")
     tasks_per_iter: int = Field(4, ge=1, description="Tasks (groups) collected per iteration.")
     group_size: int = Field(4, ge=2, description="Samples per task; advantages are normalised within a group.")
@@ -245,8 +245,8 @@ class CompareSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    algorithms: list[Algorithm] = Field(
-        ["grpo", "nsr", "resrl"], min_length=1, description="Trained with equal budgets."
+    algorithms: list[Algo] = Field(
+        list(ALGOS), min_length=1, description="Trained with equal budgets."
     )
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1, description="One run per algorithm and seed.")
     model: str | None = Field(None, description="Starting model (null: the built-in default).")

@@ -30,6 +30,7 @@ import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+import resrl
 from agents.backends import BackendError
 from agents.checkpoint import (
     checkpoint_extra,
@@ -102,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env", default="alfworld", help="env family; reads configs/<env>.yaml")
     p.add_argument("--config", type=Path, help="a run config YAML instead of configs/<env>.yaml")
     p.add_argument("--model", default=DEFAULT_MODEL, help="local checkpoint, cached Hub id, or the default")
-    p.add_argument("--algo", choices=["resrl", "grpo", "nsr"], help="override train.algo")
+    p.add_argument("--algo", choices=resrl.ALGOS, help="override train.algo")
     p.add_argument("--iterations", type=int, help="override train.iterations (with --resume: the new total)")
     p.add_argument("--tasks-per-iter", type=int, help="override train.tasks_per_iter")
     p.add_argument("--group-size", type=int, help="override train.group_size")

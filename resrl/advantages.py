@@ -6,13 +6,14 @@ advantage is spread over its agent tokens (``token_advantages``).
 
 from __future__ import annotations
 
+import typing
 from typing import Literal
 
 import torch
 from torch import Tensor
 
 Algo = Literal["grpo", "nsr", "resrl"]
-ALGOS: tuple[Algo, ...] = ("grpo", "nsr", "resrl")
+ALGOS: tuple[Algo, ...] = typing.get_args(Algo)  # the names every config, CLI and report uses
 
 
 def group_index(group_ids: Tensor) -> tuple[Tensor, int]:

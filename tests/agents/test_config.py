@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import typing
 from pathlib import Path
 
 import pytest
 
 import resrl
-from agents.config import Algorithm, load_config
+from agents.config import load_config
 from envs.spec import ConfigError
 
 
@@ -17,6 +16,11 @@ def test_an_unregistered_env_id_is_a_config_error(tmp_path: Path) -> None:
         load_config(path)
 
 
-def test_the_config_names_the_algorithms_resrl_implements() -> None:
-    # the config stays free of torch, so it spells the names out; they must not drift apart
-    assert set(typing.get_args(Algorithm)) == set(resrl.ALGOS)
+def test_the_config_takes_exactly_the_algorithms_resrl_implements(tmp_path: Path) -> None:
+    path = tmp_path / "run.yaml"
+    for algo in resrl.ALGOS:
+        path.write_text(f"env: {{id: resrl/BFCL-v0}}\ntrain: {{algo: {algo}}}\n")
+        assert load_config(path).train.algo == algo
+    path.write_text("env: {id: resrl/BFCL-v0}\ntrain: {algo: ppo}\n")
+    with pytest.raises(ConfigError, match=r"train\.algo: .*'grpo'"):
+        load_config(path)
