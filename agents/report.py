@@ -21,14 +21,8 @@ import numpy as np
 import resrl
 from agents.config import ExperimentConfig
 from agents.intervals import CONFIDENCE, NO_INTERVAL, Interval, bootstrap, paired_difference
+from agents.metrics import FIGURES
 from agents.run_files import read_metrics
-
-CURVES = {  # metrics.jsonl key → (figure file, y label)
-    "success_rate": ("success.png", "training success rate"),
-    "mean_reward": ("reward.png", "training mean reward"),
-    "omega_negative": ("omega_negative.png", "mean ω on negative agent tokens"),
-    "positive_logprob_gain": ("positive_loglik.png", "cumulative Δ log-likelihood of positive responses"),
-}
 
 
 @dataclass(frozen=True)
@@ -126,8 +120,8 @@ class Report:
             row.eval_wall_s.append(_read_json(record.eval_dir / "wall_s") or math.nan)
             if record.run_dir is not None:
                 metrics = read_metrics(record.run_dir)
-                for key in CURVES:
-                    row.curves.setdefault(key, []).append([m.get(key, math.nan) for m in metrics])
+                for metric in FIGURES:
+                    row.curves.setdefault(metric.key, []).append([m.get(metric.key, math.nan) for m in metrics])
                 row.train_wall_s.append(metrics[-1].get("elapsed_s", math.nan) if metrics else math.nan)
         return cls(str(config_file), experiment, list(rows.values()), missing)
 
@@ -214,13 +208,16 @@ def plot_curves(report: Report, figures: Path) -> None:
     """One figure per training curve, an algorithm per line: the mean over seeds, and a band (the
     interval over seeds at each iteration) where there are several."""
     plt = _pyplot()
-    for key, (name, label) in CURVES.items():
+    for metric in FIGURES:
+        key = metric.key
+        cumulative = key == "positive_logprob_gain"  # its sum over updates is what moves
+        label = f"cumulative {metric.label}" if cumulative else f"training {metric.label}"
         fig, ax = plt.subplots(figsize=(6, 4))
         for row in report.rows:
             if not row.curves.get(key):
                 continue
             per_seed = _rectangular(row.curves[key])
-            if key == "positive_logprob_gain":
+            if cumulative:
                 per_seed = np.nancumsum(per_seed, axis=1)
             bands = [bootstrap(per_seed[:, [i]]) for i in range(per_seed.shape[1])]
             steps = range(1, len(bands) + 1)
@@ -229,7 +226,7 @@ def plot_curves(report: Report, figures: Path) -> None:
                 ax.fill_between(steps, [b.low for b in bands], [b.high for b in bands], color=line.get_color(),
                                 alpha=0.2, linewidth=0)
         ax.xaxis.get_major_locator().set_params(integer=True)
-        _finish(plt, fig, ax, "iteration", label, figures / name)
+        _finish(plt, fig, ax, "iteration", label, figures / str(metric.figure))
 
 
 def plot_pass_at_k(report: Report, figures: Path) -> None:

@@ -44,6 +44,8 @@ from agents.curriculum import Curriculum
 from agents.heldout import HeldOutScore, append_score, describe_change, evaluate_heldout, read_scores
 from agents.learner import Learner
 from agents.machine import describe
+from agents.metrics import format_row
+from agents.metrics import header as metrics_header
 from agents.models import DEFAULT_MODEL, ModelError
 from agents.policy import Policy, choose_backend, load_run_policy
 from agents.run_files import METRICS, read_metrics, trajectory_file
@@ -55,25 +57,6 @@ from agents.warmstart import probe, warm_start
 from agents.workers import WorkerPool, start_pool
 from envs import make_env
 from envs.spec import ConfigError, EnvSpec, config_path
-
-COLUMNS = {  # metric → (header, format)
-    "iteration": ("iter", "{:>4.0f}"),
-    "curriculum_level": ("level", "{:>5.0f}"),
-    "signal_groups": ("signal", "{:>6.0f}"),
-    "groups_collected": ("groups", "{:>6.0f}"),
-    "success_rate": ("success", "{:>7.2f}"),
-    "mean_return": ("return", "{:>7.3f}"),
-    "mean_turns": ("turns", "{:>5.1f}"),
-    "invalid_rate": ("invalid", "{:>7.2f}"),
-    "omega_negative": ("ω neg", "{:>6.3f}"),
-    "positive_logprob_gain": ("pos Δlp", "{:>7.4f}"),
-    "clip_fraction": ("clip", "{:>6.3f}"),
-    "approx_kl": ("kl", "{:>8.5f}"),
-    "entropy": ("entropy", "{:>7.3f}"),
-    "tokens_per_s": ("tok/s", "{:>6.1f}"),
-    "rollout_s": ("rollout s", "{:>9.1f}"),
-    "update_s": ("update s", "{:>8.1f}"),
-}
 
 
 class InterruptedRunError(Exception):
@@ -305,7 +288,7 @@ def train(config: RunConfig, run: dict[str, Any], policy: Policy, checkpoint: Pa
                 learner.reference = copy.deepcopy(model).eval()
             console.print(f"training {run['model']} with {config.train.algo} on {config.env.id}: "
                           f"iterations {start}..{config.train.iterations}, run directory {out}", soft_wrap=True)
-            console.print(" ".join(header for header, _ in COLUMNS.values()), soft_wrap=True)
+            console.print(metrics_header(), soft_wrap=True)
             for iteration in range(start, config.train.iterations + 1):
                 pool.configure(curriculum.env_spec(config.env).model_dump())
                 row = run_iteration(iteration, config, policy, learner, pool, progress, stop, seed, out, tasks)
@@ -402,16 +385,6 @@ def heldout(config: RunConfig, policy: Policy, pool: WorkerPool, progress: Progr
     console.print(f"held-out ({stage}): success {score.success:.2f} (+/- {score.stderr:.2f}), "
                   f"{score.invalid_rate:.0%} invalid replies, {score.wall_s:.0f} s", soft_wrap=True)
     return score
-
-
-def format_row(row: dict[str, float]) -> str:
-    """The terminal row; a figure that does not exist this iteration (no update, no negatives) reads n/a."""
-    cells = []
-    for key, (header, fmt) in COLUMNS.items():
-        value = row.get(key, math.nan)
-        width = len(fmt.format(0.0))
-        cells.append("n/a".rjust(max(width, len(header))) if math.isnan(value) else fmt.format(value))
-    return " ".join(cells)
 
 
 def tied_groups(row: dict[str, float]) -> str:

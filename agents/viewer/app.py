@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import FileResponse
 
+from agents.metrics import charts
 from agents.viewer.store import NotFoundError, RunStore
 
 STATIC = Path(__file__).with_name("static")
@@ -41,6 +42,10 @@ def create_app(root: Path) -> FastAPI:
     @app.get("/health")
     def health() -> dict[str, Any]:
         return {"status": "ok", "runs": len(store.runs)}
+
+    @app.get("/api/metrics")
+    def metric_table() -> list[dict[str, Any]]:
+        return charts()  # what the page charts, from the same table as the terminal row and the report
 
     @app.get("/api/runs")
     def runs() -> list[dict[str, Any]]:

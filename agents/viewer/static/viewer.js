@@ -3,10 +3,7 @@
 // by ResRL weights, a group view and per-run charts. Everything comes from the read-only JSON API.
 const $ = (id) => document.getElementById(id);
 const state = { runs: [], run: null, iteration: null, trajectory: null, turn: 0, timer: null };
-const CHARTS = [["success_rate", "success rate"], ["mean_return", "return"], ["omega_negative", "mean ω (negative)"],
-                ["approx_kl", "KL"], ["tokens_per_s", "tokens/s"], ["curriculum_level", "curriculum level"],
-                ["signal_groups", "groups with a learning signal"],
-                ["rollout_logprob_gap", "rollout vs trainer |Δ log p|"], ["tis_weight_mean", "mean TIS weight"]];
+let charts = null; // [{key, label}] from /api/metrics: the metrics table the terminal row and reports use
 
 async function api(path) {
   const response = await fetch(path);
@@ -145,8 +142,9 @@ async function renderGroup(t) {
 async function loadCharts() {
   const body = await api(`${runPath()}/metrics`);
   if (body.problems.length) showProblems(body.problems);
-  $("charts").replaceChildren(...CHARTS.filter(([key]) => body.rows.some((r) => typeof r[key] === "number"))
-    .map(([key, label]) => chart(label, body.rows.map((r) => [r.iteration, r[key]]).filter(([, v]) => typeof v === "number"))));
+  charts = charts || await api("/api/metrics");
+  $("charts").replaceChildren(...charts.filter(({ key }) => body.rows.some((r) => typeof r[key] === "number"))
+    .map(({ key, label }) => chart(label, body.rows.map((r) => [r.iteration, r[key]]).filter(([, v]) => typeof v === "number"))));
 }
 function chart(label, points) {
   const box = element("div", { class: "chart", "data-metric": label });
