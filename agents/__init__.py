@@ -1,3 +1,5 @@
-"""The agent side: model loading, generation backends, prompting and action parsing, the Ray
-rollout pool and trajectory records (``python -m agents.rollout``). The trainer, evaluation and
-the replay viewer build on these."""
+"""The agent side, in the order a run flows: ``generation`` (the policy acts), ``collection``
+(episodes over Ray env workers become trajectories), ``training`` (updates, checkpoints, curricula),
+``evaluation`` (intervals, reports) and ``viewer``. The commands sit on top, ``python -m
+agents.<command>``: rollout, warmstart, train, eval, compare, viewer; ``config``, ``metrics`` and
+``run_files`` are what they all share."""

@@ -9,7 +9,7 @@ run is an ordinary ``agents.train`` run in ``<out>/<algo>-s<seed>/`` and every e
 ordinary ``agents.eval`` in ``<out>/<name>/eval/`` (``base-s<seed>`` is the starting model), each in
 its own process. With several ``seeds``, every algorithm trains once per seed, and the report gives
 each held-out figure with a 95% interval from a bootstrap over seeds and tasks, and ResRL's paired
-differences from the other algorithms on the same seeds and tasks (``agents.report``). Finished steps
+differences from the other algorithms on the same seeds and tasks (``agents.evaluation.report``). Finished steps
 are kept: running the command again resumes an interrupted run and only redoes what is missing, then
 rewrites ``results.md``, ``results.json`` and ``figures/*.png``. Same seeds on the same machine give
 the same numbers.
@@ -27,11 +27,11 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
-from agents.checkpoint import latest_checkpoint
 from agents.config import ExperimentConfig, load_experiment
-from agents.models import DEFAULT_MODEL
-from agents.report import Report, RunRecord, write_report
+from agents.evaluation.report import Report, RunRecord, write_report
+from agents.generation.models import DEFAULT_MODEL
 from agents.run_files import iteration_name
+from agents.training.checkpoint import latest_checkpoint
 from envs import eval_split
 from envs.spec import ConfigError
 

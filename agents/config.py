@@ -131,7 +131,7 @@ class CurriculumConfig(BaseModel):
 class TaskFilterConfig(BaseModel):
     """Where no curriculum shapes the tasks (real game files, other env families): a task whose group
     tied rests for ``cooldown`` iterations, so the iteration's tasks are the ones measured to split
-    the policy's samples, or not measured yet (agents/task_filter.py)."""
+    the policy's samples, or not measured yet (agents/training/task_filter.py)."""
 
     model_config = ConfigDict(extra="forbid")
 

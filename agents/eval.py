@@ -21,16 +21,16 @@ from rich.console import Console
 from rich.table import Table
 
 import resrl
-from agents.backends import BackendError
-from agents.collector import collect
+from agents.collection.collector import collect
+from agents.collection.episode import EpisodeRequest
+from agents.collection.summary import mean_reward
+from agents.collection.trajectory import Trajectory, write_trajectories
+from agents.collection.workers import start_pool
 from agents.config import BACKENDS, load_config, with_overrides
-from agents.episode import EpisodeRequest
-from agents.models import DEFAULT_MODEL, ModelError
-from agents.policy import load_run_policy
+from agents.generation.backends import BackendError
+from agents.generation.models import DEFAULT_MODEL, ModelError
+from agents.generation.policy import load_run_policy
 from agents.run_files import trajectory_file
-from agents.summary import mean_reward
-from agents.trajectory import Trajectory, write_trajectories
-from agents.workers import start_pool
 from envs import eval_split
 from envs.spec import ConfigError, config_path
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from agents.backends.vllm import cpu_has_bf16
+from agents.generation.backends.vllm import cpu_has_bf16
 
 
 def describe() -> str:

@@ -17,15 +17,15 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from agents.backends import BackendError
-from agents.collector import collect, group_requests
+from agents.collection.collector import collect, group_requests
+from agents.collection.summary import summarize
+from agents.collection.trajectory import write_trajectories
+from agents.collection.workers import start_pool
 from agents.config import BACKENDS, RunConfig, load_config, served_by, with_overrides
-from agents.models import DEFAULT_MODEL, ModelError
-from agents.policy import load_run_policy
+from agents.generation.backends import BackendError
+from agents.generation.models import DEFAULT_MODEL, ModelError
+from agents.generation.policy import load_run_policy
 from agents.run_files import trajectory_file
-from agents.summary import summarize
-from agents.trajectory import write_trajectories
-from agents.workers import start_pool
 from envs.spec import ConfigError, config_path
 
 

@@ -31,30 +31,30 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import resrl
-from agents.backends import BackendError
-from agents.checkpoint import (
+from agents.collection.summary import summarize
+from agents.collection.trajectory import rewards_differ, write_trajectories
+from agents.collection.workers import WorkerPool, start_pool
+from agents.config import BACKENDS, RunConfig, load_config, served_by, with_overrides
+from agents.generation.backends import BackendError
+from agents.generation.models import DEFAULT_MODEL, ModelError
+from agents.generation.policy import Policy, choose_backend, load_run_policy
+from agents.machine import describe
+from agents.metrics import format_row
+from agents.metrics import header as metrics_header
+from agents.run_files import METRICS, read_metrics, trajectory_file
+from agents.training.checkpoint import (
     checkpoint_extra,
     latest_checkpoint,
     restore_state,
     resume_metrics,
     save_checkpoint,
 )
-from agents.config import BACKENDS, RunConfig, load_config, served_by, with_overrides
-from agents.curriculum import Curriculum
-from agents.heldout import HeldOutScore, append_score, describe_change, evaluate_heldout, read_scores
-from agents.learner import Learner
-from agents.machine import describe
-from agents.metrics import format_row
-from agents.metrics import header as metrics_header
-from agents.models import DEFAULT_MODEL, ModelError
-from agents.policy import Policy, choose_backend, load_run_policy
-from agents.run_files import METRICS, read_metrics, trajectory_file
-from agents.sampling import groups, sample_iteration
-from agents.summary import summarize
-from agents.task_filter import TaskFilter
-from agents.trajectory import rewards_differ, write_trajectories
+from agents.training.curriculum import Curriculum
+from agents.training.heldout import HeldOutScore, append_score, describe_change, evaluate_heldout, read_scores
+from agents.training.learner import Learner
+from agents.training.sampling import groups, sample_iteration
+from agents.training.task_filter import TaskFilter
 from agents.warmstart import probe, warm_start
-from agents.workers import WorkerPool, start_pool
 from envs import make_env
 from envs.spec import ConfigError, EnvSpec, config_path
 

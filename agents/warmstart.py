@@ -17,7 +17,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,41 +26,20 @@ import torch
 from rich.console import Console
 
 import resrl
-from agents.backends.base import Generation
-from agents.chat import ChatFormat
-from agents.collector import collect, group_requests
+from agents.collection.collector import collect, group_requests
+from agents.collection.episode import Episode, EpisodeRequest
+from agents.collection.trajectory import Trajectory
+from agents.collection.workers import WorkerPool
 from agents.config import RolloutConfig, RunConfig, load_config
-from agents.episode import Episode, EpisodeRequest
-from agents.learner import Batch
-from agents.models import DEFAULT_MODEL, ModelError
-from agents.policy import Policy, load_policy
-from agents.prompts import family
-from agents.trajectory import Trajectory
-from agents.workers import WorkerPool
-from envs import make_env
-from envs.bfcl.expert import expert_reply
+from agents.generation.backends.base import Generation
+from agents.generation.chat import ChatFormat
+from agents.generation.models import DEFAULT_MODEL, ModelError
+from agents.generation.policy import Policy, load_policy
+from agents.training.learner import Batch
+from envs import family_of, make_env
 from envs.cache import publish_directory
 from envs.spec import ConfigError, EnvSpec
-from envs.webshop.env import expert_actions
 
-
-@dataclass(frozen=True)
-class Expert:
-    """How an env family is demonstrated: env arguments the expert needs, and its reply at a turn
-    given the env, the task's index, the latest ``info`` and the turn's number (from 0)."""
-
-    env_kwargs: dict[str, Any]
-    reply: Callable[[Any, int, dict[str, Any], int], str]
-
-
-EXPERTS = {
-    "bfcl": Expert({}, lambda env, index, _info, _turn: expert_reply(env.entries[index])),
-    # the engine's planner, replanned from the current state at every step
-    "alfworld": Expert({"expert_plan": True}, lambda _env, _index, info, _turn: f"Action: {info['expert_plan'][0]}"),
-    "webshop": Expert({}, lambda env, index, _info, turn: f"Action: {expert_actions(env, env.goals[index])[turn]}"),
-    "code": Expert({}, lambda env, index, _info, _turn: f"```python\n{env.problems[index].prompt}"
-                                                         f"{env.problems[index].canonical_solution}```"),
-}
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m agents.warmstart", description=__doc__.split("\n\n")[0],
@@ -81,17 +60,16 @@ def demonstrations(spec: EnvSpec, chat: ChatFormat, tokenizer: Any, count: int,
     """Expert episodes on tasks ``0..count-1``, laid out by ``layout`` as rollouts are (turn limit,
     context budget, listed actions), kept only where the env confirms success and every reply fits
     in ``layout.max_new_tokens`` (what the policy could not finish in a rollout, it should not learn)."""
-    expert = EXPERTS[family(spec.id)]
-    env = make_env({"id": spec.id, "kwargs": spec.kwargs | expert.env_kwargs})
+    family = family_of(spec.id)
+    env = make_env({"id": spec.id, "kwargs": spec.kwargs | dict(family.expert_kwargs)})
     kept = []
     for index in range(min(count, env.unwrapped.num_tasks)):  # type: ignore[attr-defined]
         observation, info = env.reset(seed=index, options={"task_index": index})
         episode = Episode(EpisodeRequest(f"demo{index:05d}", 0, index), spec.id, chat, layout)
         episode.start(observation, info)
-        turn, fits = 0, True
+        fits = True
         while not episode.done and episode.prompt() is not None:
-            reply = expert.reply(env.unwrapped, index, info, turn)
-            turn += 1
+            reply = family.expert_reply(env.unwrapped.expert_action())  # type: ignore[attr-defined]
             ids = [*tokenizer(reply, add_special_tokens=False).input_ids, chat.stop_token_ids[0]]
             fits = fits and len(ids) <= layout.max_new_tokens
             action = episode.add_reply(Generation(ids, [0.0] * len(ids), "stop"))

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 import resrl
-from agents.models import DEFAULT_MODEL, load_model, load_tokenizer
+from agents.generation.models import DEFAULT_MODEL, load_model, load_tokenizer
 
 TOLERANCE = {"mean_gap": 0.01, "max_gap": 0.25, "cosine": 0.99, "relative_error": 0.1}
 

@@ -21,12 +21,12 @@ from typing import Any
 
 import torch
 
-from agents.collector import RolloutResult, collect, group_requests
+from agents.collection.collector import RolloutResult, collect, group_requests
+from agents.collection.workers import WorkerPool, start_ray
 from agents.config import BackendName, RunConfig, load_config
+from agents.generation.models import DEFAULT_MODEL
+from agents.generation.policy import Policy, load_run_policy
 from agents.machine import describe
-from agents.models import DEFAULT_MODEL
-from agents.policy import Policy, load_run_policy
-from agents.workers import WorkerPool, start_ray
 from envs.spec import config_path
 
 BACKENDS: dict[str, tuple[BackendName, torch.dtype, str]] = {  # name → (backend, model dtype, vLLM dtype)
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     config = load_config(config_path("alfworld"))
     config.env.kwargs |= {"source": "generated"}
-    from agents.models import resolve_model
+    from agents.generation.models import resolve_model
 
     per_token = flops_per_token(resolve_model(args.model))
     peak = {dtype: matmul_flops(dtype) for dtype in (torch.float32, torch.bfloat16)}

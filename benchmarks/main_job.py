@@ -20,11 +20,11 @@ import sys
 import time
 from pathlib import Path
 
-from agents.checkpoint import latest_checkpoint
 from agents.config import load_config
-from agents.heldout import HeldOutScore, change, read_scores
 from agents.machine import describe
 from agents.run_files import iteration_name, read_metrics
+from agents.training.checkpoint import latest_checkpoint
+from agents.training.heldout import HeldOutScore, change, read_scores
 from envs.spec import config_path
 
 

@@ -22,14 +22,14 @@ import torch
 import yaml
 
 import resrl
-from agents.collector import collect, group_requests
+from agents.collection.collector import collect, group_requests
+from agents.collection.trajectory import Trajectory, read_trajectories, rewards_differ, write_trajectories
+from agents.collection.workers import start_pool
 from agents.config import RunConfig, load_experiment
-from agents.learner import Batch
-from agents.models import load_model
-from agents.policy import load_run_policy
+from agents.generation.models import load_model
+from agents.generation.policy import load_run_policy
 from agents.run_files import trajectory_file
-from agents.trajectory import Trajectory, read_trajectories, rewards_differ, write_trajectories
-from agents.workers import start_pool
+from agents.training.learner import Batch
 
 EXPERIMENT = Path(__file__).parents[1] / "configs" / "experiments" / "webshop_generated.yaml"
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from agents.collector import RolloutResult, collect, group_requests
+from agents.collection.collector import RolloutResult, collect, group_requests
+from agents.collection.workers import WorkerPool, start_ray
 from agents.config import RolloutConfig
-from agents.models import DEFAULT_MODEL
-from agents.policy import Policy, load_policy
-from agents.workers import WorkerPool, start_ray
+from agents.generation.models import DEFAULT_MODEL
+from agents.generation.policy import Policy, load_policy
 
 ENV: dict[str, Any] = {"id": "resrl/WebShop-v0",
                        "kwargs": {"source": "generated", "split": "train", "num_products": 1000, "max_steps": 6}}

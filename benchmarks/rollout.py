@@ -19,13 +19,13 @@ import time
 from typing import Any
 
 import envs
-from agents.backends import SamplingParams
-from agents.collector import RolloutResult, collect, group_requests
+from agents.collection.collector import RolloutResult, collect, group_requests
+from agents.collection.episode import Episode, EpisodeRequest
+from agents.collection.workers import WorkerPool, start_ray
 from agents.config import RolloutConfig
-from agents.episode import Episode, EpisodeRequest
-from agents.models import DEFAULT_MODEL
-from agents.policy import Policy, load_policy
-from agents.workers import WorkerPool, start_ray
+from agents.generation.backends import SamplingParams
+from agents.generation.models import DEFAULT_MODEL
+from agents.generation.policy import Policy, load_policy
 
 ENV: dict[str, Any] = {
     "id": "resrl/ALFWorld-v0",

@@ -20,9 +20,9 @@ from typing import Any
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
+from agents.collection.trajectory import Trajectory
 from agents.config import TrainConfig
-from agents.learner import Learner
-from agents.trajectory import Trajectory
+from agents.training.learner import Learner
 
 SMOLLM2: dict[str, Any] = dict(vocab_size=49152, hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
                num_attention_heads=9, num_key_value_heads=3, tie_word_embeddings=True)

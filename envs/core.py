@@ -96,6 +96,11 @@ class TextEnv(gymnasium.Env[str, str]):
     def _close_task(self) -> None:
         """Release per-episode engine resources (default: nothing to release)."""
 
+    def expert_action(self) -> str:
+        """What an expert does now in the current episode (warm-start demonstrations write it as a reply
+        with ``EnvFamily.expert_reply``). Envs without an expert raise ``NotImplementedError``."""
+        raise NotImplementedError(f"{type(self).__name__} has no expert")
+
     # -- the Gymnasium API ----------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)

@@ -1,28 +1,43 @@
-"""Every environment of the suite, registered with Gymnasium under the ``resrl/`` namespace."""
+"""Every environment of the suite, registered with Gymnasium under the ``resrl/`` namespace. The
+families are found, not listed: every ``envs/<family>/family.py`` holds one :class:`EnvFamily`."""
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import gymnasium
 
-ENTRY_POINTS: dict[str, str] = {
-    "resrl/ALFWorld-v0": "envs.alfworld.env:ALFWorldEnv",
-    "resrl/BFCL-v0": "envs.bfcl.env:BFCLEnv",
-    "resrl/Code-v0": "envs.code.env:CodeEnv",
-    "resrl/WebShop-v0": "envs.webshop.env:WebShopEnv",
-}
+from envs.family import EnvFamily
 
 
-# The held-out split each env is evaluated on (the others call theirs "eval").
-EVAL_SPLITS: dict[str, str] = {"resrl/ALFWorld-v0": "eval_out_of_distribution"}
+def _find_families() -> dict[str, EnvFamily]:
+    found = {}
+    for package in sorted(info.name for info in pkgutil.iter_modules([str(Path(__file__).parent)]) if info.ispkg):
+        if (Path(__file__).parent / package / "family.py").is_file():
+            family: EnvFamily = importlib.import_module(f"envs.{package}.family").FAMILY
+            found[family.env_id] = family
+    return found
+
+
+FAMILIES: dict[str, EnvFamily] = _find_families()  # env id → its family
+ENTRY_POINTS: dict[str, str] = {env_id: family.entry_point for env_id, family in FAMILIES.items()}
+
+
+def family_of(env_id: str) -> EnvFamily:
+    """The family of a registered env id."""
+    try:
+        return FAMILIES[env_id]
+    except KeyError:
+        raise ValueError(f"unknown env {env_id!r}; registered: {sorted(FAMILIES)}") from None
 
 
 def eval_split(env_id: str) -> str:
     """The name of ``env_id``'s held-out split."""
-    return EVAL_SPLITS.get(env_id, "eval")
+    return family_of(env_id).eval_split
 
 
 def register_envs() -> None:

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
+from agents.collection.trajectory import Trajectory, scan_trajectories
 from agents.run_files import METRICS, iteration_of, scan_metrics
-from agents.trajectory import Trajectory, scan_trajectories
 
 MAX_TOKENS_SHOWN = 20_000
 

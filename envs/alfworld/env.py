@@ -69,6 +69,7 @@ class ALFWorldEnv(TextEnv):
             difficulty=difficulty_from(difficulty),
         )
         self._game: Game | None = None
+        self._plan: list[str] = []  # the planner's steps from the current state (expert_plan=True)
         self._game_index: int | None = None
         self._gamefile = ""
 
@@ -115,7 +116,17 @@ class ALFWorldEnv(TextEnv):
         return transition, list(state["admissible_commands"])
 
     def _plan_info(self, state: Any) -> dict[str, Any]:
-        return {"expert_plan": list(state["policy_commands"] or [])} if self.expert_plan else {}
+        self._plan = list(state["policy_commands"] or []) if self.expert_plan else []
+        return {"expert_plan": self._plan} if self.expert_plan else {}
+
+    def expert_action(self) -> str:
+        """The next step of the engine's planner, replanned from the current state every step (the env
+        must be made with ``expert_plan=True``)."""
+        if not self.expert_plan:
+            raise ValueError("ALFWorldEnv has an expert only when made with expert_plan=True")
+        if not self._plan:
+            raise ValueError("the planner has no plan from this state")
+        return self._plan[0]
 
     def _drop_game(self) -> None:
         if self._game is not None:

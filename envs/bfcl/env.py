@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 from envs.bfcl.calls import Call, CallError, parse_calls
 from envs.bfcl.data import CATEGORIES, Entry, load_entries, openai_tools, split_entries
+from envs.bfcl.expert import expert_reply
 from envs.bfcl.official import ast_checker, new_backend, state_and_response_check
 from envs.core import TextEnv, Transition
 
@@ -72,6 +73,10 @@ class BFCLEnv(TextEnv):
         self.max_steps = len(entry.turns) * (self.max_steps_per_turn + 1)
         info["tools"] = openai_tools(self._episode.offered())
         return _first_observation(self._episode.offered(), entry.turns[0]), info, None
+
+    def expert_action(self) -> str:
+        """The ground truth's calls as the policy is asked to reply (single-turn entries)."""
+        return expert_reply(self._entry)
 
     def _step_valid(self, action: str) -> tuple[Transition, list[str] | None]:
         if self._entry.multi_turn:

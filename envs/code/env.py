@@ -66,6 +66,10 @@ class CodeEnv(TextEnv):
         observation = f"{INSTRUCTIONS}\n\n```python\n{self._problem.prompt}```"
         return observation, {"task_id": self._problem.task_id, "split": self.split}, None
 
+    def expert_action(self) -> str:
+        """The problem's canonical solution, as a complete function in a code block."""
+        return f"```python\n{self._problem.prompt}{self._problem.canonical_solution}```"
+
     def _step_valid(self, action: str) -> tuple[Transition, list[str] | None]:
         request = ExecuteRequest(code=test_program(self._problem, action), timeout_s=self.timeout_s,
                                  memory_mb=self.memory_mb)

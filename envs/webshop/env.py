@@ -72,6 +72,10 @@ class WebShopEnv(TextEnv):
                 "instruction": self._goal.instruction, "page": "search"}
         return self._render(), info, None
 
+    def expert_action(self) -> str:
+        """The scripted expert's next action for the episode's goal (:func:`expert_actions`)."""
+        return expert_actions(self, self._goal)[self._steps]
+
     def _step_valid(self, action: str) -> tuple[Transition, list[str] | None]:
         match = _ACTION.match(action)
         if match is None:

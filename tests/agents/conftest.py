@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import torch
 
-from agents.backends import HFBackend
-from agents.models import ensure_default_model, load_tokenizer
+from agents.generation.backends import HFBackend
+from agents.generation.models import ensure_default_model, load_tokenizer
 
 ENV_ID = "resrl/ALFWorld-v0"
 # Generated ALFWorld games: the real engine, no data needed, fast resets.
@@ -73,7 +73,7 @@ def ray_local() -> Iterator[None]:
     """A local Ray with bounded CPUs and object store, shut down after the module."""
     import ray
 
-    from agents.workers import start_ray
+    from agents.collection.workers import start_ray
 
     start_ray(num_cpus=2, object_store_mb=256)
     yield

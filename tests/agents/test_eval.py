@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from agents.eval import evaluate
+from tests.agents.collection.test_trajectory import record
 from tests.agents.conftest import GENERATED_ALFWORLD
-from tests.agents.test_trajectory import record
 
 REPO = Path(__file__).resolve().parents[2]
 

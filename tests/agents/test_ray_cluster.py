@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agents.trajectory import read_trajectories
+from agents.collection.trajectory import read_trajectories
 from servers.local import free_port
 from tests.agents.conftest import GENERATED_ALFWORLD
 

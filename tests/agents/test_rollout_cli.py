@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agents.trajectory import read_trajectories
+from agents.collection.trajectory import read_trajectories
 from tests.agents.conftest import GENERATED_ALFWORLD
 
 REPO = Path(__file__).resolve().parents[2]

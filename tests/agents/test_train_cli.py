@@ -16,8 +16,8 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
+from agents.collection.trajectory import read_trajectories
 from agents.metrics import METRICS
-from agents.trajectory import read_trajectories
 from tests.agents.conftest import GENERATED_ALFWORLD
 
 REPO = Path(__file__).resolve().parents[2]

@@ -18,19 +18,19 @@ import pytest
 import torch
 import yaml
 
-from agents.backends.base import Generation, SamplingParams
-from agents.chat import ChatFormat
-from agents.checkpoint import checkpoint_extra, latest_checkpoint
+from agents.collection.trajectory import Trajectory, read_trajectories
+from agents.collection.workers import WorkerPool
 from agents.config import CurriculumConfig, RolloutConfig, RunConfig, TaskFilterConfig, load_config
-from agents.curriculum import Curriculum
-from agents.heldout import read_scores
-from agents.policy import Policy
-from agents.prompts import system_prompt
-from agents.sampling import groups, sample_iteration
-from agents.task_filter import TaskFilter
+from agents.generation.backends.base import Generation, SamplingParams
+from agents.generation.chat import ChatFormat
+from agents.generation.policy import Policy
+from agents.generation.prompts import system_prompt
 from agents.train import build_parser, measured_tasks, resolve
-from agents.trajectory import Trajectory, read_trajectories
-from agents.workers import WorkerPool
+from agents.training.checkpoint import checkpoint_extra, latest_checkpoint
+from agents.training.curriculum import Curriculum
+from agents.training.heldout import read_scores
+from agents.training.sampling import groups, sample_iteration
+from agents.training.task_filter import TaskFilter
 from envs.spec import EnvSpec, config_path
 from tests.agents.conftest import ENV_ID, GENERATED_ALFWORLD
 

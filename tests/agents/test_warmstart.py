@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 import yaml
 
-from agents.chat import ChatFormat
+import envs
 from agents.config import RolloutConfig
-from agents.prompts import family, system_prompt
-from agents.warmstart import EXPERTS, demonstrations, fine_tune
-from envs import ENTRY_POINTS
+from agents.generation.chat import ChatFormat
+from agents.generation.prompts import system_prompt
+from agents.warmstart import demonstrations, fine_tune
 from envs.bfcl.data import load_entries, split_entries
 from envs.bfcl.expert import expert_reply
 from envs.code.problems import load_problems, split_problems
@@ -38,7 +38,17 @@ def chat_for(tokenizer: Any) -> ChatFormat:
 
 
 def test_every_registered_env_family_has_an_expert() -> None:
-    assert {family(env_id) for env_id in ENTRY_POINTS} == set(EXPERTS)
+    kwargs: dict[str, Any] = {"resrl/ALFWorld-v0": GENERATED_ALFWORLD["kwargs"], BFCL_ID: BFCL["kwargs"],
+              "resrl/WebShop-v0": SHOP_KWARGS, "resrl/Code-v0": {"split": "train"}}
+    assert set(kwargs) == set(envs.FAMILIES)
+    for env_id, family in envs.FAMILIES.items():
+        env = envs.make_env({"id": env_id, "kwargs": kwargs[env_id] | dict(family.expert_kwargs)})
+        env.reset(seed=0)
+        action = env.unwrapped.expert_action()  # type: ignore[attr-defined]
+        assert action.strip(), env_id
+        reply = family.expert_reply(action)
+        assert reply == action if family.whole_reply else reply == f"Action: {action}"
+        env.close()
 
 
 def test_demonstrations_are_the_expert_replies_laid_out_as_rollouts(tokenizer: Any) -> None:

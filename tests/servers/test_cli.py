@@ -15,7 +15,7 @@ import psutil
 import pytest
 import yaml
 
-from agents.trajectory import read_trajectories
+from agents.collection.trajectory import read_trajectories
 from servers.local import local_service
 from tests.agents.conftest import GENERATED_ALFWORLD, default_model_dir, tiny_model_dir, tokenizer
 
