@@ -1,4 +1,4 @@
-"""The compose file checked against the code (CI has no Docker engine; ``benchmarks/compose_smoke.py``
+"""The compose file checked against the code (CI has no Docker engine; ``tests/servers/test_compose_smoke.py``
 brings the stack up where one runs)."""
 
 from __future__ import annotations

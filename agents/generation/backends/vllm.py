@@ -4,7 +4,7 @@ README's install), imported only when this backend is built.
 Prompts go in as token ids (``TokensPrompt``), so nothing is re-tokenised. Log-probs are vLLM's
 ``processed_logprobs``: under the temperature-scaled distribution, as the trainer recomputes them
 (with ``top_p < 1`` vLLM renormalises them over the nucleus). Checked against the transformers
-backend (``tests/agents/test_vllm_backend.py``): same greedy ids, log-probs within 1e-3 in float32,
+backend (``tests/agents/generation/test_vllm_backend.py``): same greedy ids, log-probs within 1e-3 in float32,
 and weight reloads that change and restore the output.
 """
 
