@@ -49,3 +49,10 @@ def test_an_upward_import_breaks_a_contract(tmp_path: Path, module: str, upward:
     assert result.returncode != 0
     broken = [line for line in result.stdout.splitlines() if line.endswith("BROKEN")]
     assert any(contract in line for line in broken), result.stdout
+
+
+def test_no_benchmark_shadows_a_package() -> None:
+    # `python benchmarks/x.py` puts benchmarks/ first on sys.path: a benchmarks/sandbox.py would be
+    # imported in place of the sandbox package by everything the benchmark imports
+    shadowing = sorted(p.name for p in (REPO / "benchmarks").glob("*.py") if p.stem in PACKAGES)
+    assert not shadowing, shadowing

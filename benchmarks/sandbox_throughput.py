@@ -7,7 +7,7 @@ with its tests). Each is run ``--runs`` times by N client threads (1, 2, 4, 8) t
 ``subprocess.run`` of the same interpreter on the same program, without any isolation. Printed:
 runs/s, p50/p99 latency, and throughput as a ratio of the baseline's. Must run as root.
 
-    sudo python benchmarks/sandbox.py [--runs 200]
+    sudo python benchmarks/sandbox_throughput.py [--runs 200]
 """
 
 from __future__ import annotations
