@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.run_files import METRICS, checkpoint_dir, read_metrics
+from agents.run_files import METRICS, checkpoint_dir, iteration_of, read_metrics
 from envs.cache import publish_directory
 
 
@@ -37,7 +37,8 @@ def save_checkpoint(run_dir: Path, iteration: int, model: Any, tokenizer: Any, o
         torch.save(torch.get_rng_state(), staging / "torch_rng.pt")
         (staging / "state.json").write_text(json.dumps(state))
     write_atomically(run_dir / "checkpoints" / "latest", target.name)
-    for old in sorted((run_dir / "checkpoints").glob("iter-*"))[:-keep]:
+    checkpoints = [path for path in (run_dir / "checkpoints").iterdir() if iteration_of(path.name) is not None]
+    for old in sorted(checkpoints, key=lambda path: iteration_of(path.name) or 0)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return target
 
