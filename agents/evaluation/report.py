@@ -159,7 +159,7 @@ def write_report(report: Report, out: Path) -> None:
 def markdown(report: Report) -> str:
     """The results tables as Markdown: held-out figures with intervals, paired differences, training."""
     settings = report.experiment.compare.eval
-    seeds = report.experiment.compare.seeds
+    seeds = sorted({seed for row in report.rows for seed in row.seeds})  # those evaluated so far
     figures = report.figures
     kinds = sorted({kind for row in report.rows for kind in row.success_by_task_type} - {"all"})
     start = "the warm-started model" if report.experiment.compare.warm_start else "the starting model"
