@@ -13,7 +13,8 @@ from typing import Any
 @dataclass(frozen=True)
 class Metric:
     """One figure of a metrics row. ``column``: its header in the terminal row (None: not shown
-    there) and ``fmt`` its format; ``chart``: charted by the viewer; ``figure``: the report's plot file."""
+    there) and ``fmt`` its format; ``chart``: charted by the viewer; ``figure``: the report's plot file;
+    ``cumulative``: plotted as its running sum (a per-update change, whose sum is what moves)."""
 
     key: str
     label: str
@@ -21,6 +22,7 @@ class Metric:
     fmt: str = "{:.3f}"
     chart: bool = False
     figure: str | None = None
+    cumulative: bool = False
 
 
 METRICS: tuple[Metric, ...] = (
@@ -36,7 +38,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("omega_negative", "mean ω on negative agent tokens", "ω neg", "{:>6.3f}", chart=True,
            figure="omega_negative.png"),
     Metric("positive_logprob_gain", "Δ log-likelihood of positive samples per update", "pos Δlp", "{:>7.4f}",
-           figure="positive_loglik.png"),
+           figure="positive_loglik.png", cumulative=True),
     Metric("clip_fraction", "clipped ratios", "clip", "{:>6.3f}"),
     Metric("approx_kl", "KL", "kl", "{:>8.5f}", chart=True),
     Metric("entropy", "entropy", "entropy", "{:>7.3f}"),

@@ -15,9 +15,9 @@ from envs.family import EnvFamily
 
 
 def _find_families() -> dict[str, EnvFamily]:
-    found = {}
-    for package in sorted(info.name for info in pkgutil.iter_modules([str(Path(__file__).parent)]) if info.ispkg):
-        if (Path(__file__).parent / package / "family.py").is_file():
+    here, found = Path(__file__).parent, {}
+    for package in sorted(info.name for info in pkgutil.iter_modules([str(here)]) if info.ispkg):
+        if (here / package / "family.py").is_file():
             family: EnvFamily = importlib.import_module(f"envs.{package}.family").FAMILY
             found[family.env_id] = family
     return found

@@ -210,14 +210,13 @@ def plot_curves(report: Report, figures: Path) -> None:
     plt = _pyplot()
     for metric in FIGURES:
         key = metric.key
-        cumulative = key == "positive_logprob_gain"  # its sum over updates is what moves
-        label = f"cumulative {metric.label}" if cumulative else f"training {metric.label}"
+        label = f"cumulative {metric.label}" if metric.cumulative else f"training {metric.label}"
         fig, ax = plt.subplots(figsize=(6, 4))
         for row in report.rows:
             if not row.curves.get(key):
                 continue
             per_seed = _rectangular(row.curves[key])
-            if cumulative:
+            if metric.cumulative:
                 per_seed = np.nancumsum(per_seed, axis=1)
             bands = [bootstrap(per_seed[:, [i]]) for i in range(per_seed.shape[1])]
             steps = range(1, len(bands) + 1)
