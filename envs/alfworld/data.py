@@ -29,6 +29,12 @@ DATA_ROOT = "json_2.1.1"
 ALFWORLD_DEFAULT_DATA = Path("~/.cache/alfworld").expanduser()
 _MANIFEST = "resrl-extracted.json"
 
+# Importing alfworld creates the folder $ALFWORLD_DATA names and dies on an empty value, which a shell's
+# `ALFWORLD_DATA=` or a compose file's unset substitution gives: empty means unset. This package's
+# __init__ imports this module before any code of it can import alfworld.
+if os.environ.get("ALFWORLD_DATA") == "":
+    del os.environ["ALFWORLD_DATA"]
+
 
 class DataError(RuntimeError):
     """Game files are missing or unusable; the message says what was looked for and how to fix it."""

@@ -248,6 +248,16 @@ def test_parse_cache_does_not_change_a_single_character(alfworld_archive: Path) 
     assert len(cached) == 32 and cached == plain
 
 
+def test_an_empty_alfworld_data_means_unset(tmp_path: Path) -> None:
+    # What compose passes when no host data is named; alfworld's own import used to die on it.
+    play = "from envs.alfworld import ALFWorldEnv; print(ALFWorldEnv(num_generated=2).reset(seed=0)[1]['data_source'])"
+    environment = {**os.environ, "ALFWORLD_DATA": "", "RESRL_GYM_CACHE": str(tmp_path), "HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", play], env=environment, cwd=REPO, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "generated"
+
+
 def test_falling_back_to_generated_games_is_said_once(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -50,6 +50,8 @@ def test_env_server_images_limits_and_data_volumes() -> None:
     for name, service in env_servers().items():
         text = (REPO / service["build"]["dockerfile"]).read_text()
         assert "USER " in text and "torch==2.13.0" in text  # unprivileged, CPU torch
+        # dependencies before sources: editing the code must not rebuild alfworld from source
+        assert text.index('".[alfworld,') < text.index("COPY envs") < text.index("--no-deps --force-reinstall .")
         assert any(":/cache" in volume for volume in service["volumes"]), name
     for family in ("alfworld", "webshop"):  # real data from the host, read-only, where the env looks for it ...
         service = services()[family]
