@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 from envs.bfcl.calls import Call, CallError, parse_calls
 from envs.bfcl.data import CATEGORIES, Entry, load_entries, openai_tools, split_entries
-from envs.bfcl.expert import expert_reply
+from envs.bfcl.expert import expert_reply, expert_turn_reply
 from envs.bfcl.official import ast_checker, new_backend, state_and_response_check
 from envs.core import TextEnv, Transition
 
@@ -75,7 +75,10 @@ class BFCLEnv(TextEnv):
         return _first_observation(self._episode.offered(), entry.turns[0]), info, None
 
     def expert_action(self) -> str:
-        """The ground truth's calls as the policy is asked to reply (single-turn entries)."""
+        """The ground truth's calls as the policy is asked to reply: a single-turn entry's whole answer;
+        multi-turn, each user turn's calls in one reply, then a plain reply that ends the turn."""
+        if self._entry.multi_turn and self._episode is not None:
+            return expert_turn_reply(self._entry, self._episode.turn, called=self._episode.steps_in_turn > 0)
         return expert_reply(self._entry)
 
     def _step_valid(self, action: str) -> tuple[Transition, list[str] | None]:

@@ -1,6 +1,5 @@
-"""Expert answers for single-turn BFCL entries, built from the ground truth: demonstrations for a
-supervised warm start (``agents.warmstart``) and correct answers for tests; never shown to a policy
-during RL."""
+"""Expert answers for BFCL entries, built from the ground truth: demonstrations for a supervised warm
+start (``agents.warmstart``) and correct answers for tests; never shown to a policy during RL."""
 
 from __future__ import annotations
 
@@ -33,6 +32,13 @@ def expert_calls(entry: Entry) -> list[Call]:
 def expert_reply(entry: Entry) -> str:
     """:func:`expert_calls` written as the policy is asked to reply: a Python list of calls."""
     return "[" + ", ".join(call.text() for call in expert_calls(entry)) + "]"
+
+
+def expert_turn_reply(entry: Entry, turn: int, *, called: bool) -> str:
+    """Multi-turn: the user turn's ground-truth calls as one reply, then (``called``) a plain reply that
+    ends the turn. BFCL's rule compares state and results, not how the calls are split into steps."""
+    calls = entry.ground_truth[turn]
+    return f"[{', '.join(calls)}]" if calls and not called else "Done."
 
 
 def _pick(options: list[Any]) -> Any:

@@ -179,6 +179,21 @@ def test_multi_turn_rewards_agree_with_the_official_checker(category: str) -> No
           f"{rejected} of them scoring 0", file=sys.stderr)
 
 
+@pytest.mark.parametrize("category", MULTI_TURN_CATEGORIES)
+def test_the_expert_wins_every_multi_turn_entry(category: str) -> None:
+    # The warm start's demonstrations: each turn's ground-truth calls in one reply, then a plain reply.
+    env = BFCLEnv(category=category, split="all")
+    for index, entry in enumerate(env.entries):
+        env.reset(options={"task_index": index})
+        replies, terminated, reward = [], False, 0.0
+        while not terminated:
+            replies.append(env.expert_action())
+            _, reward, terminated, _, info = env.step(replies[-1])
+            assert not info["invalid_action"], (entry.id, replies[-1])
+        assert reward == 1.0, (entry.id, info["checker"])
+        assert len(replies) == len(entry.turns) + sum(bool(calls) for calls in entry.ground_truth), entry.id
+
+
 def test_per_turn_rewards_sum_to_the_episode_reward() -> None:
     entry = load_entries("multi_turn_base")[0]
     per_turn = BFCLEnv(category="multi_turn_base", split="all", reward_mode="turn")
