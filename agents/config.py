@@ -113,6 +113,9 @@ class WarmStartConfig(BaseModel):
     epochs: int = Field(1, ge=1, description="Passes over the demonstrations.")
     learning_rate: float = Field(5e-5, gt=0, description="AdamW learning rate of the warm start.")
     batch_size: int = Field(8, ge=1, description="Demonstrations per optimizer step.")
+    micro_batch_size: int | None = Field(
+        None, ge=1, description="Demonstrations per forward/backward (gradient accumulation); none: the whole batch."
+    )
 
 
 class CurriculumConfig(BaseModel):
@@ -197,6 +200,10 @@ class TrainConfig(BaseModel):
     agent_logits_only: bool = Field(
         True, description="Run the output head only on agent tokens (warm start and updates): the same log-probs, "
         "faster updates; false reproduces runs made before it (gradients round differently).",
+    )
+    gradient_checkpointing: bool = Field(
+        False, description="Recompute activations in the backward pass (warm start and updates): the same "
+        "gradients in far less memory, for long contexts such as BFCL multi-turn's.",
     )
     checkpoint_every: int = Field(1, ge=1, description="Save a checkpoint every N iterations (and at the end).")
     keep_checkpoints: int = Field(2, ge=1, description="Checkpoints kept on disk (oldest removed first).")

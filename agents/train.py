@@ -36,7 +36,7 @@ from agents.collection.trajectory import rewards_differ, write_trajectories
 from agents.collection.workers import WorkerPool, start_pool
 from agents.config import BACKENDS, RunConfig, load_config, served_by, with_overrides
 from agents.generation.backends import BackendError
-from agents.generation.models import DEFAULT_MODEL, ModelError
+from agents.generation.models import DEFAULT_MODEL, ModelError, recompute_activations
 from agents.generation.policy import Policy, choose_backend, load_run_policy
 from agents.machine import describe
 from agents.metrics import format_row
@@ -210,6 +210,8 @@ def prepare_model(policy: Policy, config: RunConfig, checkpoint: Path | None) ->
             model = get_peft_model(model, LoraConfig(r=lora.rank, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                                                      target_modules=lora.target_modules, task_type="CAUSAL_LM"))
         policy.backend.load_weights(model)  # generation goes through the adapters
+    if config.train.gradient_checkpointing:
+        recompute_activations(model)
     return model
 
 

@@ -33,7 +33,7 @@ from agents.collection.workers import WorkerPool
 from agents.config import RolloutConfig, RunConfig, load_config
 from agents.generation.backends.base import Generation
 from agents.generation.chat import ChatFormat
-from agents.generation.models import DEFAULT_MODEL, ModelError
+from agents.generation.models import DEFAULT_MODEL, ModelError, recompute_activations
 from agents.generation.policy import Policy, load_policy
 from agents.training.learner import Batch
 from envs import family_of, make_env
@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--lr", type=float, default=5e-5, help="AdamW learning rate")
     p.add_argument("--batch-size", type=int, default=8, help="demonstrations per optimizer step")
+    p.add_argument("--micro-batch-size", type=int, default=None,
+                   help="demonstrations per forward/backward (default: the whole batch)")
     p.add_argument("--seed", type=int, default=0, help="order of the demonstrations")
     p.add_argument("--out", type=Path, required=True, help="writes <out>/model and <out>/warmstart.json")
     return p
@@ -121,14 +123,15 @@ def warm_start(model: Any, config: RunConfig, policy: Policy, specs: Sequence[En
              for demo in demonstrations(spec, policy.chat, policy.tokenizer, share, config.rollout)]
     losses = fine_tune(model, demos, pad_token_id=policy.tokenizer.pad_token_id, epochs=settings.epochs,
                        lr=settings.learning_rate, batch_size=settings.batch_size, seed=seed,
-                       agent_logits_only=config.train.agent_logits_only)
+                       micro_batch_size=settings.micro_batch_size, agent_logits_only=config.train.agent_logits_only)
     return {"demonstrations": len(demos), "losses": losses, "wall_s": time.perf_counter() - started,
             **settings.model_dump()}
 
 
 def fine_tune(model: Any, demos: list[Trajectory], *, pad_token_id: int, epochs: int, lr: float, batch_size: int,
-              seed: int, agent_logits_only: bool = True) -> list[float]:
-    """Minimise the agent tokens' negative log-likelihood; returns the loss of each step."""
+              seed: int, micro_batch_size: int | None = None, agent_logits_only: bool = True) -> list[float]:
+    """Minimise the agent tokens' negative log-likelihood; returns the loss of each step. A batch runs
+    ``micro_batch_size`` demonstrations per forward/backward (all at once when None)."""
     batch = Batch.from_trajectories(demos, pad_token_id)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=lr)
@@ -137,17 +140,21 @@ def fine_tune(model: Any, demos: list[Trajectory], *, pad_token_id: int, epochs:
     model.train()
     for _ in range(epochs):
         for rows in torch.split(torch.randperm(len(demos), generator=generator), batch_size):
-            width = int(batch.lengths[rows].max())
-            mask = batch.agent_mask[rows, : width - 1]
-            out = resrl.forward_logprobs_and_hidden(model, batch.input_ids[rows, :width],
-                                                    batch.attention_mask[rows, :width],
-                                                    positions=mask if agent_logits_only else None)
-            loss = -(out.logprobs.float() * mask).sum() / mask.sum()
-            loss.backward()  # type: ignore[no-untyped-call]
+            tokens = batch.agent_mask[rows].sum()
+            loss = 0.0
+            for micro in torch.split(rows, micro_batch_size or batch_size):
+                width = int(batch.lengths[micro].max())
+                mask = batch.agent_mask[micro, : width - 1]
+                out = resrl.forward_logprobs_and_hidden(model, batch.input_ids[micro, :width],
+                                                        batch.attention_mask[micro, :width],
+                                                        positions=mask if agent_logits_only else None)
+                part = -(out.logprobs.float() * mask).sum() / tokens  # a mean over the whole batch's tokens
+                part.backward()  # type: ignore[no-untyped-call]
+                loss += part.item()
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
-            losses.append(loss.item())
+            losses.append(loss)
     model.eval()
     return losses
 
@@ -157,8 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     started = time.perf_counter()
     try:
-        if min(args.demonstrations, args.epochs, args.batch_size) < 1:
-            raise ConfigError("--demonstrations, --epochs and --batch-size must be at least 1")
+        micro = [] if args.micro_batch_size is None else [args.micro_batch_size]
+        if min(args.demonstrations, args.epochs, args.batch_size, *micro) < 1:
+            raise ConfigError("--demonstrations, --epochs, --batch-size and --micro-batch-size must be at least 1")
         config = load_config(args.config)
         policy = load_policy(args.model, config.env.id)
         demos = demonstrations(config.env, policy.chat, policy.tokenizer, args.demonstrations, config.rollout)
@@ -166,17 +174,20 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]error:[/red] {error}", soft_wrap=True)
         return 2
     assert policy.model is not None  # the transformers backend always loads it
+    if config.train.gradient_checkpointing:
+        recompute_activations(policy.model)
     torch.manual_seed(args.seed)
     with console.status(f"fine-tuning on {len(demos)} demonstrations"):
         losses = fine_tune(policy.model, demos, pad_token_id=policy.tokenizer.pad_token_id, epochs=args.epochs,
                            lr=args.lr, batch_size=args.batch_size, seed=args.seed,
-                           agent_logits_only=config.train.agent_logits_only)
+                           micro_batch_size=args.micro_batch_size, agent_logits_only=config.train.agent_logits_only)
     args.out.mkdir(parents=True, exist_ok=True)
     with publish_directory(args.out / "model") as staging:
         policy.model.save_pretrained(staging)
         policy.tokenizer.save_pretrained(staging)
     report = {"model": args.model, "env": config.env.model_dump(), "demonstrations": len(demos),
-              "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size, "seed": args.seed,
+              "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
+              "micro_batch_size": args.micro_batch_size, "seed": args.seed,
               "losses": losses, "wall_s": time.perf_counter() - started}
     (args.out / "warmstart.json").write_text(json.dumps(report, indent=2))
     console.print(f"loss {losses[0]:.3f} → {losses[-1]:.3f} over {len(losses)} steps; model: {args.out / 'model'}",

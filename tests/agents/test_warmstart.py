@@ -4,6 +4,7 @@ that falls, and the CLI that writes a loadable model."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -11,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 import yaml
 
 import envs
 from agents.config import RolloutConfig
 from agents.generation.chat import ChatFormat
+from agents.generation.models import recompute_activations
 from agents.generation.prompts import system_prompt
 from agents.warmstart import demonstrations, fine_tune
 from envs.bfcl.data import load_entries, split_entries
@@ -120,8 +123,7 @@ def warmstart(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=600, env=os.environ)
 
 
-def test_the_cli_writes_a_model_that_loads_and_refuses_tasks_without_an_expert(tiny_model_dir: Path,
-                                                                              tmp_path: Path) -> None:
+def test_the_cli_writes_a_model_that_loads_and_refuses_bad_arguments(tiny_model_dir: Path, tmp_path: Path) -> None:
     config = tmp_path / "bfcl.yaml"
     config.write_text(yaml.safe_dump({"env": BFCL}))
     result = warmstart("--config", str(config), "--model", str(tiny_model_dir), "--demonstrations", "3",
@@ -133,7 +135,40 @@ def test_the_cli_writes_a_model_that_loads_and_refuses_tasks_without_an_expert(t
 
     assert AutoModelForCausalLM.from_pretrained(tmp_path / "warm" / "model").config.num_hidden_layers == 2
 
-    config.write_text(yaml.safe_dump({"env": {"id": BFCL_ID, "kwargs": {"category": "multi_turn_base"}}}))
-    refused = warmstart("--config", str(config), "--model", str(tiny_model_dir), "--out", str(tmp_path / "multi"))
-    assert refused.returncode == 2 and "expert answers exist for single-turn entries only" in refused.stdout
-    assert not (tmp_path / "multi").exists()
+    refused = warmstart("--config", str(config), "--model", str(tiny_model_dir), "--micro-batch-size", "0",
+                        "--out", str(tmp_path / "refused"))
+    assert refused.returncode == 2 and "--micro-batch-size must be at least 1" in refused.stdout
+    assert not (tmp_path / "refused").exists()
+
+
+def test_multi_turn_bfcl_warm_starts_in_micro_batches_with_recomputed_activations(tiny_model_dir: Path,
+                                                                                    tmp_path: Path) -> None:
+    # Contexts of ~3,700 tokens (every function's documentation): what ran out of 24 GB in one batch.
+    config = tmp_path / "bfcl.yaml"
+    config.write_text(yaml.safe_dump({"env": {"id": BFCL_ID, "kwargs": {"category": "multi_turn_base"}},
+                                      "rollout": {"max_turns": 30, "max_new_tokens": 256, "context_tokens": 4096},
+                                      "train": {"gradient_checkpointing": True}}))
+    result = warmstart("--config", str(config), "--model", str(tiny_model_dir), "--demonstrations", "4",
+                       "--batch-size", "2", "--micro-batch-size", "1", "--out", str(tmp_path / "warm"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "warm" / "warmstart.json").read_text())
+    assert report["demonstrations"] >= 1 and report["micro_batch_size"] == 1
+    assert all(math.isfinite(loss) for loss in report["losses"])
+
+
+def test_micro_batches_and_recomputed_activations_leave_the_update_as_it_was(tokenizer: Any) -> None:
+    demos = demonstrations(EnvSpec.model_validate(BFCL), chat_for(tokenizer), tokenizer, 4, ONE_REPLY)
+    settings: dict[str, Any] = {"pad_token_id": tokenizer.pad_token_id, "epochs": 2, "lr": 1e-3, "batch_size": 4,
+                                "seed": 0}
+    whole = tiny_model(tokenizer)
+    whole_losses = fine_tune(whole, demos, **settings)
+    split, recomputed = tiny_model(tokenizer), tiny_model(tokenizer)
+    recompute_activations(recomputed)
+    assert recomputed.is_gradient_checkpointing
+    for model, micro in ((split, 1), (recomputed, None)):
+        losses = fine_tune(model, demos, micro_batch_size=micro, **settings)
+        assert losses == pytest.approx(whole_losses, rel=1e-5)
+        for mine, theirs in zip(model.parameters(), whole.parameters(), strict=True):
+            torch.testing.assert_close(mine, theirs, rtol=1e-3, atol=1e-5)  # Adam scales a step to ~lr (1e-3)
+    assert any(not torch.equal(a, b) for a, b in zip(whole.parameters(), tiny_model(tokenizer).parameters(),
+                                                       strict=True))  # the update did something
