@@ -100,7 +100,11 @@ def recompute_activations(model: Any) -> None:
     """Gradient checkpointing: keep only each layer's input and recompute the rest in the backward pass.
     The same gradients in far less memory, for a second forward pass per layer; what lets contexts of
     thousands of tokens (BFCL multi-turn) train on a machine of 24 GB."""
-    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    settings = {"use_reentrant": False}
+    if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.x; the old name warns there
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=settings)
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=settings)
 
 
 def _find_gguf() -> Path:

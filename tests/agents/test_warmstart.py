@@ -164,7 +164,7 @@ def test_micro_batches_and_recomputed_activations_leave_the_update_as_it_was(tok
     whole_losses = fine_tune(whole, demos, **settings)
     split, recomputed = tiny_model(tokenizer), tiny_model(tokenizer)
     recompute_activations(recomputed)
-    assert recomputed.is_gradient_checkpointing
+    assert any(getattr(module, "gradient_checkpointing", False) for module in recomputed.modules())
     for model, micro in ((split, 1), (recomputed, None)):
         losses = fine_tune(model, demos, micro_batch_size=micro, **settings)
         assert losses == pytest.approx(whole_losses, rel=1e-5)
