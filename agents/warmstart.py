@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=5e-5, help="AdamW learning rate")
     p.add_argument("--batch-size", type=int, default=8, help="demonstrations per optimizer step")
     p.add_argument("--micro-batch-size", type=int, default=None,
-                   help="demonstrations per forward/backward (default: the whole batch)")
+                   help="demonstrations per forward/backward (default: the config's "
+                        "train.warmstart.micro_batch_size, else the whole batch)")
     p.add_argument("--seed", type=int, default=0, help="order of the demonstrations")
     p.add_argument("--out", type=Path, required=True, help="writes <out>/model and <out>/warmstart.json")
     return p
@@ -168,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         if min(args.demonstrations, args.epochs, args.batch_size, *micro) < 1:
             raise ConfigError("--demonstrations, --epochs, --batch-size and --micro-batch-size must be at least 1")
         config = load_config(args.config)
+        if args.micro_batch_size is None:
+            args.micro_batch_size = config.train.warmstart.micro_batch_size
         policy = load_policy(args.model, config.env.id)
         demos = demonstrations(config.env, policy.chat, policy.tokenizer, args.demonstrations, config.rollout)
     except (ConfigError, ModelError, ValueError) as error:

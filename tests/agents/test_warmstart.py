@@ -147,9 +147,9 @@ def test_multi_turn_bfcl_warm_starts_in_micro_batches_with_recomputed_activation
     config = tmp_path / "bfcl.yaml"
     config.write_text(yaml.safe_dump({"env": {"id": BFCL_ID, "kwargs": {"category": "multi_turn_base"}},
                                       "rollout": {"max_turns": 30, "max_new_tokens": 256, "context_tokens": 4096},
-                                      "train": {"gradient_checkpointing": True}}))
+                                      "train": {"gradient_checkpointing": True, "warmstart": {"micro_batch_size": 1}}}))
     result = warmstart("--config", str(config), "--model", str(tiny_model_dir), "--demonstrations", "4",
-                       "--batch-size", "2", "--micro-batch-size", "1", "--out", str(tmp_path / "warm"))
+                       "--batch-size", "2", "--out", str(tmp_path / "warm"))  # the micro-batches from the config
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads((tmp_path / "warm" / "warmstart.json").read_text())
     assert report["demonstrations"] >= 1 and report["micro_batch_size"] == 1
