@@ -3,6 +3,7 @@ start (``agents.warmstart``) and correct answers for tests; never shown to a pol
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from envs.bfcl.calls import Call
@@ -31,14 +32,19 @@ def expert_calls(entry: Entry) -> list[Call]:
 
 def expert_reply(entry: Entry) -> str:
     """:func:`expert_calls` written as the policy is asked to reply: a Python list of calls."""
-    return "[" + ", ".join(call.text() for call in expert_calls(entry)) + "]"
+    return _call_list(call.text() for call in expert_calls(entry))
 
 
 def expert_turn_reply(entry: Entry, turn: int, *, called: bool) -> str:
     """Multi-turn: the user turn's ground-truth calls as one reply, then (``called``) a plain reply that
     ends the turn. BFCL's rule compares state and results, not how the calls are split into steps."""
     calls = entry.ground_truth[turn]
-    return f"[{', '.join(calls)}]" if calls and not called else "Done."
+    return _call_list(calls) if calls and not called else "Done."
+
+
+def _call_list(calls: Iterable[str]) -> str:
+    """Calls written as the policy is asked to reply: a Python list."""
+    return f"[{', '.join(calls)}]"
 
 
 def _pick(options: list[Any]) -> Any:
