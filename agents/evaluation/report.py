@@ -82,14 +82,14 @@ class Report:
                            for figure in self.figures} for row in self.rows}
 
     def differences(self) -> dict[str, dict[str, Interval]]:
-        """``reference − other`` per held-out figure, paired on the seeds and tasks both were scored on."""
-        trained = {row.algo: row for row in self.rows if row.algo != "base"}
-        if len(trained) < 2:
-            return {}
-        reference = trained.get("resrl") or next(iter(trained.values()))
-        return {f"{reference.algo} − {other.algo}": {figure: _paired(reference, other, figure)
-                                                      for figure in self.figures}
-                for other in trained.values() if other is not reference}
+        """Per held-out figure, paired on the seeds and tasks both were scored on: ``resrl − other`` for
+        each other algorithm (does ResRL win?), then ``algorithm − base`` (did training help at all?)."""
+        trained = sorted((row for row in self.rows if row.algo != "base"), key=lambda row: row.algo != "resrl")
+        base = [row for row in self.rows if row.algo == "base"]
+        pairs = [(trained[0], other) for other in trained[1:]]  # the reference: resrl, else the first
+        pairs += [(row, start) for start in base for row in self.rows if row is not start]
+        return {f"{first.algo} − {second.algo}": {figure: _paired(first, second, figure) for figure in self.figures}
+                for first, second in pairs}
 
     def positive_likelihood(self) -> dict[str, Interval]:
         """Per algorithm, the mean change of its positive samples' log-likelihood per update (seeds ×

@@ -59,11 +59,14 @@ def test_the_report_gives_intervals_and_paired_differences(tmp_path: Path) -> No
     assert grpo.low < grpo.estimate < grpo.high
 
     differences = report.differences()
-    assert list(differences) == ["resrl − grpo", "resrl − nsr"]  # ResRL is the reference
+    assert list(differences) == ["resrl − grpo", "resrl − nsr", "grpo − base", "nsr − base", "resrl − base"]
     better = differences["resrl − grpo"]["avg_at_k"]
     assert better.excludes_zero and better.low > 0 and 0.2 < better.estimate <= 0.25
     assert differences["resrl − nsr"]["pass@1"].estimate == better.estimate  # pass@1 is the success rate
     assert differences["resrl − grpo"]["mean_reward"].estimate > 0  # a win scores 1, a loss 0.25
+    unchanged = differences["grpo − base"]["avg_at_k"]  # grpo wins what the base won: no difference
+    assert unchanged.estimate == 0 and not unchanged.excludes_zero
+    assert differences["resrl − base"]["avg_at_k"].as_list() == better.as_list()
 
     likelihood = report.positive_likelihood()
     assert abs(likelihood["grpo"].estimate - 0.02) < 1e-12
