@@ -90,6 +90,7 @@ def _run_all(records: list[RunRecord], experiment: ExperimentConfig, run_file: P
             status = _run_timed(["agents.warmstart", "--config", str(run_file), "--model", model,
                                  "--demonstrations", str(warm.demonstrations), "--epochs", str(warm.epochs),
                                  "--lr", str(warm.learning_rate), "--batch-size", str(warm.batch_size),
+                                 *(["--micro-batch-size", str(warm.micro_batch_size)] if warm.micro_batch_size else []),
                                  "--out", str(out / "warm-start")], out / "warm-start" / "wall_s", console)
             if status != 0:
                 return status

@@ -96,11 +96,24 @@ class DynamicSamplingConfig(BaseModel):
     )
 
 
-class WarmStartConfig(BaseModel):
-    """A supervised warm start on the env's expert demonstrations, run as training's first stage when a
-    short probe finds that the starting model cannot act in the env (RL would get no signal)."""
+class WarmStartSettings(BaseModel):
+    """A supervised warm start's recipe: fine-tune on expert demonstrations before RL
+    (``agents.warmstart``, a comparison's ``compare.warm_start``)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    demonstrations: int = Field(48, ge=1, description="Expert episodes on train tasks 0..N-1.")
+    epochs: int = Field(1, ge=1, description="Passes over the demonstrations.")
+    learning_rate: float = Field(5e-5, gt=0, description="AdamW learning rate of the warm start.")
+    batch_size: int = Field(8, ge=1, description="Demonstrations per optimizer step.")
+    micro_batch_size: int | None = Field(
+        None, ge=1, description="Demonstrations per forward/backward (gradient accumulation); none: the whole batch."
+    )
+
+
+class WarmStartConfig(WarmStartSettings):
+    """The warm start run as training's first stage when a short probe finds that the starting model
+    cannot act in the env (RL would get no signal)."""
 
     mode: Literal["auto", "always", "never"] = Field(
         "auto", description="auto: warm start when the probe sees no success and mostly invalid replies."
@@ -108,13 +121,6 @@ class WarmStartConfig(BaseModel):
     probe_tasks: int = Field(4, ge=1, description="Train tasks the probe plays (one sample each).")
     probe_invalid_rate: float = Field(
         0.5, ge=0, le=1, description="The probe calls the model unable to act above this share of invalid replies."
-    )
-    demonstrations: int = Field(48, ge=1, description="Expert episodes on train tasks 0..N-1.")
-    epochs: int = Field(1, ge=1, description="Passes over the demonstrations.")
-    learning_rate: float = Field(5e-5, gt=0, description="AdamW learning rate of the warm start.")
-    batch_size: int = Field(8, ge=1, description="Demonstrations per optimizer step.")
-    micro_batch_size: int | None = Field(
-        None, ge=1, description="Demonstrations per forward/backward (gradient accumulation); none: the whole batch."
     )
 
 
@@ -234,17 +240,6 @@ class EvalSettings(BaseModel):
     tasks: int = Field(40, ge=1, description="Tasks 0..N-1 of the split.")
     samples: int = Field(8, ge=1, description="Samples per task (the k of Avg@k; pass@j for j <= k).")
     temperature: float | None = Field(None, ge=0, description="Sampling temperature (null: the rollout's).")
-
-
-class WarmStartSettings(BaseModel):
-    """A supervised warm start on expert demonstrations before RL (``agents.warmstart``)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    demonstrations: int = Field(48, ge=1, description="Tasks 0..N-1 of the env's split, played by the expert.")
-    epochs: int = Field(1, ge=1, description="Passes over the demonstrations.")
-    learning_rate: float = Field(5e-5, gt=0, description="AdamW learning rate.")
-    batch_size: int = Field(8, ge=1, description="Demonstrations per optimizer step.")
 
 
 class CompareSettings(BaseModel):

@@ -30,7 +30,8 @@ def experiment(model: Path, seeds: tuple[int, ...] = (3, 4)) -> dict[str, Any]:
         "train": {"iterations": 2, "tasks_per_iter": 2, "group_size": 2, "mini_batch_size": 4, "micro_batch_size": 2,
                   "learning_rate": 1e-3, "rank": 4},
         "compare": {"algorithms": ["grpo", "resrl"], "seeds": list(seeds), "model": str(model), "backend": "hf",
-                    "warm_start": {"demonstrations": 4, "batch_size": 2, "learning_rate": 1e-3},
+                    "warm_start": {"demonstrations": 4, "batch_size": 2, "micro_batch_size": 1,
+                                   "learning_rate": 1e-3},
                     "eval": {"tasks": 2, "samples": 2}},
     }
 
@@ -58,7 +59,7 @@ def test_compare_trains_evaluates_reports_and_reproduces(tiny_model_dir: Path, t
     rows = {row["algo"]: row for row in results["results"]}
     assert list(rows) == ["base", "grpo", "resrl"] and results["missing"] == []
     warm = json.loads((out / "warm-start" / "warmstart.json").read_text())
-    assert warm["demonstrations"] == 4 and len(warm["losses"]) == 2
+    assert warm["demonstrations"] == 4 and len(warm["losses"]) == 2 and warm["micro_batch_size"] == 1
     assert [row["seeds"] for row in results["results"]] == [[3, 4]] * 3  # every algorithm with every seed
     grpo = rows["grpo"]
     per_seed = {"avg_at_k": grpo["avg_at_k"], "mean_reward": grpo["mean_reward"],
