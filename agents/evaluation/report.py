@@ -212,7 +212,7 @@ def plot_curves(report: Report, figures: Path) -> None:
         key = metric.key
         label = f"cumulative {metric.label}" if metric.cumulative else f"training {metric.label}"
         fig, ax = plt.subplots(figsize=(6, 4))
-        for row in report.rows:
+        for index, row in enumerate(report.rows):  # the row's index picks its colour: the same in every figure
             if not row.curves.get(key):
                 continue
             per_seed = _rectangular(row.curves[key])
@@ -220,9 +220,9 @@ def plot_curves(report: Report, figures: Path) -> None:
                 per_seed = np.nancumsum(per_seed, axis=1)
             bands = [bootstrap(per_seed[:, [i]]) for i in range(per_seed.shape[1])]
             steps = range(1, len(bands) + 1)
-            (line,) = ax.plot(steps, [b.estimate for b in bands], marker="o", markersize=3, label=row.algo)
+            ax.plot(steps, [b.estimate for b in bands], marker="o", markersize=3, label=row.algo, color=f"C{index}")
             if per_seed.shape[0] > 1:
-                ax.fill_between(steps, [b.low for b in bands], [b.high for b in bands], color=line.get_color(),
+                ax.fill_between(steps, [b.low for b in bands], [b.high for b in bands], color=f"C{index}",
                                 alpha=0.2, linewidth=0)
         ax.xaxis.get_major_locator().set_params(integer=True)
         _finish(plt, fig, ax, "iteration", label, figures / str(metric.figure))
@@ -233,13 +233,13 @@ def plot_pass_at_k(report: Report, figures: Path) -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     intervals = report.intervals()
-    for row in report.rows:
+    for index, row in enumerate(report.rows):
         ks = sorted(row.pass_at_k)
         bands = [intervals[row.algo][f"pass@{k}"] for k in ks]
         if all(math.isnan(b.estimate) for b in bands):  # older eval.json files: no per-task results
             bands = [Interval(mean(row.pass_at_k[k]), math.nan, math.nan) for k in ks]
-        (line,) = ax.plot(ks, [b.estimate for b in bands], marker="o", label=row.algo)
-        ax.fill_between(ks, [b.low for b in bands], [b.high for b in bands], color=line.get_color(), alpha=0.15,
+        ax.plot(ks, [b.estimate for b in bands], marker="o", label=row.algo, color=f"C{index}")
+        ax.fill_between(ks, [b.low for b in bands], [b.high for b in bands], color=f"C{index}", alpha=0.15,
                         linewidth=0)
     ax.set_xscale("log", base=2)
     ticks = sorted({k for row in report.rows for k in row.pass_at_k})
