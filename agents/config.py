@@ -107,7 +107,8 @@ class WarmStartSettings(BaseModel):
     learning_rate: float = Field(5e-5, gt=0, description="AdamW learning rate of the warm start.")
     batch_size: int = Field(8, ge=1, description="Demonstrations per optimizer step.")
     micro_batch_size: int | None = Field(
-        None, ge=1, description="Demonstrations per forward/backward (gradient accumulation); none: the whole batch."
+        None, ge=1, description="Demonstrations per forward/backward (gradient accumulation); none: the whole "
+        "batch (in a comparison: the run config's train.warmstart.micro_batch_size).",
     )
 
 
