@@ -26,8 +26,9 @@ class CodeEnv(TextEnv):
     """Each step is an attempt: the reply's code runs with the problem's tests in the sandbox.
     Reward ``success_reward`` when every test passes (the episode ends); otherwise the observation is
     the test feedback, until the attempts run out. ``info`` carries ``status`` (the sandbox's),
-    ``attempt`` and ``task_id``; ``reset(options={"task_index": i})`` or ``{"task_id": ...}`` picks a
-    problem, else it is drawn with the env's seed.
+    ``attempt``, ``task_id`` and, for generated problems, ``task_type`` (the family);
+    ``reset(options={"task_index": i})`` or ``{"task_id": ...}`` picks a problem, else it is drawn with
+    the env's seed.
 
     ``source``: "humaneval" (HumanEval, or the JSONL in its format at ``problems_path``) or "generated"
     (``num_problems`` easy problems from :mod:`envs.code.generator`, drawn with ``generator_seed``).
@@ -64,7 +65,10 @@ class CodeEnv(TextEnv):
                                   f"split {self.split}")
         self._problem = self.problems[index]
         observation = f"{INSTRUCTIONS}\n\n```python\n{self._problem.prompt}```"
-        return observation, {"task_id": self._problem.task_id, "split": self.split}, None
+        info = {"task_id": self._problem.task_id, "split": self.split}
+        if self._problem.task_type:
+            info["task_type"] = self._problem.task_type  # evaluation reports success per family
+        return observation, info, None
 
     def expert_action(self) -> str:
         """The problem's canonical solution, as a complete function in a code block."""

@@ -37,6 +37,11 @@ class Family:
     constants: tuple[Any, ...]
     arguments: Callable[[random.Random, Any], Arguments]
 
+    @property
+    def kind(self) -> str:
+        """The family's name without its constant (``cap_{c}`` is ``cap``): a problem's task type."""
+        return self.name.split("{", 1)[0].rstrip("_")
+
 
 def _int(rng: random.Random, _constant: Any) -> Arguments:
     return (rng.randint(-20, 30),)
@@ -120,7 +125,7 @@ def _problem(task_id: str, family: Family, constant: Any, rng: random.Random) ->
         raise RuntimeError(f"no tests found that tell {name} from its family")
     asserts = "".join(f"    assert candidate({', '.join(map(repr, arguments))}) == {output!r}\n"
                       for arguments, output in zip(calls, outputs, strict=True))
-    return Problem(task_id, prompt, name, f"def check(candidate):\n{asserts}", solution)
+    return Problem(task_id, prompt, name, f"def check(candidate):\n{asserts}", solution, family.kind)
 
 
 def _function(family: Family, constant: Any) -> Callable[..., Any]:

@@ -13,13 +13,15 @@ EVAL_FRACTION = 0.25  # a quarter of the problems is held out (seed 0)
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem: the prompt (signature and docstring) the agent completes, and its tests."""
+    """One problem: the prompt (signature and docstring) the agent completes, and its tests;
+    ``task_type`` names a generated problem's family (HumanEval's have none)."""
 
     task_id: str
     prompt: str
     entry_point: str
     test: str
     canonical_solution: str = ""
+    task_type: str = ""
 
 
 def load_problems(path: str | Path | None = None) -> list[Problem]:

@@ -43,13 +43,13 @@ def test_generated_problems_pass_their_solutions_and_fail_the_rest_of_their_fami
     env = CodeEnv(source="generated", split="all")
     families: dict[str, list[Problem]] = collections.defaultdict(list)
     for problem in env.problems:
-        families[problem.entry_point.rsplit("_", 1)[0]].append(problem)
+        families[problem.task_type].append(problem)
     assert env.num_tasks == 140 and all(len(members) == 10 for members in families.values())
     passed = siblings = 0
     for index, problem in enumerate(env.problems):
         env.reset(options={"task_index": index})
         passed += env.step(problem.canonical_solution)[1] == 1.0
-        sibling = next(p for p in families[problem.entry_point.rsplit("_", 1)[0]] if p != problem)
+        sibling = next(p for p in families[problem.task_type] if p != problem)
         env.reset(options={"task_index": index})  # the right name, another constant's body
         siblings += env.step(problem.prompt + sibling.canonical_solution)[1] > 0
     assert (passed, siblings) == (140, 0)
@@ -62,6 +62,11 @@ def test_generated_problems_are_fixed_by_their_seed_and_split_like_any_other() -
     assert generate_problems(5, seed=0) == problems[:5]
     train, held_out = (CodeEnv(source="generated", split=split).problems for split in ("train", "eval"))
     assert (len(train), len(held_out)) == (105, 35) and not set(train) & set(held_out)
+    kinds = collections.Counter(p.task_type for p in problems)
+    assert len(kinds) == 14 and set(kinds.values()) == {10} and "cap" in kinds and "count_above" in kinds
+    assert all(p.entry_point.startswith(p.task_type) for p in problems)
+    env = CodeEnv(source="generated", split="eval")
+    assert env.reset(options={"task_index": 3})[1]["task_type"] == held_out[3].task_type  # eval's per-family success
     with pytest.raises(ValueError, match="between 1 and 140"):
         generate_problems(141)
     with pytest.raises(ValueError, match="problems_path is for source 'humaneval'"):
@@ -72,7 +77,8 @@ def test_generated_problems_are_fixed_by_their_seed_and_split_like_any_other() -
 
 def test_attempts_feedback_and_success() -> None:
     env = CodeEnv(split="all", max_attempts=2)
-    env.reset(options={"task_id": "HumanEval/0"})
+    _, info = env.reset(options={"task_id": "HumanEval/0"})
+    assert "task_type" not in info  # HumanEval's problems have no family; evaluation reports them as "all"
     wrong = "Here you go:\n```python\ndef has_close_elements(numbers, threshold):\n    return True\n```"
     observation, reward, terminated, truncated, info = env.step(wrong)
     assert (reward, terminated, truncated, info["status"], info["attempt"]) == (0.0, False, False, "error", 1)
