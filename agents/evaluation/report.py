@@ -170,14 +170,19 @@ def markdown(report: Report) -> str:
         f"(seeds {', '.join(map(str, seeds))}); base is {start}, where every algorithm begins. Each figure is "
         f"the mean over seeds and tasks with its {_percent()} interval from a bootstrap over both.",
         "",
-        "| model | " + " | ".join([*headers, *(f"success: {kind}" for kind in kinds)]) + " |",
-        "|---" * (1 + len(figures) + len(kinds)) + "|",
+        "| model | " + " | ".join(headers) + " |",
+        "|---" * (1 + len(figures)) + "|",
     ]
     intervals = report.intervals()
     for row in report.rows:
         cells = [_cell(intervals[row.algo][figure], row.per_seed(figure)) for figure in figures]
-        cells += [_stat(row.success_by_task_type.get(kind, [])) for kind in kinds]
         lines.append(f"| {row.algo} | " + " | ".join(cells) + " |")
+    if kinds:  # a row per task type: Code has 14 families, too many for columns
+        lines += ["", "Held-out success per task type (mean ± sd over seeds):", "",
+                  "| task type | " + " | ".join(row.algo for row in report.rows) + " |",
+                  "|---" * (1 + len(report.rows)) + "|"]
+        lines += [f"| {kind} | " + " | ".join(_stat(row.success_by_task_type.get(kind, [])) for row in report.rows)
+                  + " |" for kind in kinds]
     differences = report.differences()
     if differences:
         lines += ["", f"Paired differences (same seeds, same tasks) with {_percent()} intervals; **bold**: the "

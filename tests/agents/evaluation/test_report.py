@@ -28,9 +28,11 @@ def write_model(out: Path, algo: str, seed: int, win_rate: np.ndarray, gains: li
         per_task[f"task{task:05d}"] = {"successes": [True] * wins + [False] * (SAMPLES - wins),
                                        "rewards": [1.0] * wins + [0.25] * (SAMPLES - wins)}
     successes = [s for t in per_task.values() for s in t["successes"]]
+    halves = [successes[: len(successes) // 2], successes[len(successes) // 2:]]  # two task types
     (eval_dir / "eval.json").write_text(json.dumps({
         "avg_at_k": float(np.mean(successes)), "mean_reward": 0.0, "pass_at_k": {"1": 0.0, "4": 0.0},
-        "success_by_task_type": {"all": float(np.mean(successes))}, "per_task": per_task}))
+        "success_by_task_type": {"cap": float(np.mean(halves[0])), "drop": float(np.mean(halves[1]))},
+        "per_task": per_task}))
     if run is not None:
         rows = [{"iteration": i + 1, "success_rate": 0.5, "mean_reward": 0.5, "omega_negative": 0.9,
                  "positive_logprob_gain": gain, "elapsed_s": 60.0 * (i + 1)} for i, gain in enumerate(gains or [])]
@@ -76,6 +78,9 @@ def test_the_report_gives_intervals_and_paired_differences(tmp_path: Path) -> No
     table = markdown(report)
     assert "| resrl − grpo | **+0.2" in table and "| resrl − nsr |" in table
     assert "95% interval" in table
+    assert "| task type | base | grpo | nsr | resrl |" in table
+    cap = float(np.mean(np.round(difficulty[: TASKS // 2] * SAMPLES) / SAMPLES))  # the same for every seed
+    assert f"| cap | {cap:.3f} ± 0.000 | {cap:.3f} ± 0.000 |" in table
 
     write_report(report, tmp_path)
     results = json.loads((tmp_path / "results.json").read_text())
