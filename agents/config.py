@@ -196,8 +196,9 @@ class TrainConfig(BaseModel):
     length_end_scale: float = Field(0.7, ge=0, le=1, description="Length scaling: factor at and beyond length_end.")
     dtype: Literal["float32", "bfloat16"] = Field("float32", description="Training dtype (bfloat16 on CUDA).")
     bf16_autocast: bool = Field(
-        False, description="Updates' forward and backward under bfloat16 autocast: 1.8x faster on CPUs with "
-        "AVX512-BF16, but log-probs move 0.03 nats from float32 on average (docs/generation.md), so off by default.",
+        False, description="Updates' and the warm start's forward and backward under bfloat16 autocast: 1.8x "
+        "faster on CPUs with AVX512-BF16, but log-probs move 0.03 nats from float32 on average "
+        "(docs/generation.md), so off by default.",
     )
     rollout_correction: Literal["auto", "on", "off"] = Field(
         "auto", description="Truncated importance sampling: weight each agent token by min(π_trainer / π_rollout, "

@@ -35,7 +35,7 @@ from agents.generation.backends.base import Generation
 from agents.generation.chat import ChatFormat
 from agents.generation.models import DEFAULT_MODEL, ModelError, recompute_activations
 from agents.generation.policy import Policy, load_policy
-from agents.training.learner import Batch
+from agents.training.learner import Batch, bf16_autocast
 from envs import family_of, make_env
 from envs.cache import publish_directory
 from envs.spec import ConfigError, EnvSpec
@@ -124,19 +124,23 @@ def warm_start(model: Any, config: RunConfig, policy: Policy, specs: Sequence[En
              for demo in demonstrations(spec, policy.chat, policy.tokenizer, share, config.rollout)]
     losses = fine_tune(model, demos, pad_token_id=policy.tokenizer.pad_token_id, epochs=settings.epochs,
                        lr=settings.learning_rate, batch_size=settings.batch_size, seed=seed,
-                       micro_batch_size=settings.micro_batch_size, agent_logits_only=config.train.agent_logits_only)
+                       micro_batch_size=settings.micro_batch_size, agent_logits_only=config.train.agent_logits_only,
+                       autocast=config.train.bf16_autocast)
     return {"demonstrations": len(demos), "losses": losses, "wall_s": time.perf_counter() - started,
             **settings.model_dump()}
 
 
 def fine_tune(model: Any, demos: list[Trajectory], *, pad_token_id: int, epochs: int, lr: float, batch_size: int,
-              seed: int, micro_batch_size: int | None = None, agent_logits_only: bool = True) -> list[float]:
+              seed: int, micro_batch_size: int | None = None, agent_logits_only: bool = True,
+              autocast: bool = False) -> list[float]:
     """Minimise the agent tokens' negative log-likelihood; returns the loss of each step. A batch runs
-    ``micro_batch_size`` demonstrations per forward/backward (all at once when None)."""
+    ``micro_batch_size`` demonstrations per forward/backward (all at once when None), under bfloat16
+    autocast with ``autocast`` (the run's ``train.bf16_autocast``)."""
     batch = Batch.from_trajectories(demos, pad_token_id)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=lr)
     generator = torch.Generator().manual_seed(seed)
+    device_type = next(model.parameters()).device.type
     losses = []
     model.train()
     for _ in range(epochs):
@@ -146,9 +150,10 @@ def fine_tune(model: Any, demos: list[Trajectory], *, pad_token_id: int, epochs:
             for micro in torch.split(rows, micro_batch_size or batch_size):
                 width = int(batch.lengths[micro].max())
                 mask = batch.agent_mask[micro, : width - 1]
-                out = resrl.forward_logprobs_and_hidden(model, batch.input_ids[micro, :width],
-                                                        batch.attention_mask[micro, :width],
-                                                        positions=mask if agent_logits_only else None)
+                with bf16_autocast(device_type, autocast):
+                    out = resrl.forward_logprobs_and_hidden(model, batch.input_ids[micro, :width],
+                                                            batch.attention_mask[micro, :width],
+                                                            positions=mask if agent_logits_only else None)
                 part = -(out.logprobs.float() * mask).sum() / tokens  # a mean over the whole batch's tokens
                 part.backward()  # type: ignore[no-untyped-call]
                 loss += part.item()
@@ -183,14 +188,15 @@ def main(argv: list[str] | None = None) -> int:
     with console.status(f"fine-tuning on {len(demos)} demonstrations"):
         losses = fine_tune(policy.model, demos, pad_token_id=policy.tokenizer.pad_token_id, epochs=args.epochs,
                            lr=args.lr, batch_size=args.batch_size, seed=args.seed,
-                           micro_batch_size=args.micro_batch_size, agent_logits_only=config.train.agent_logits_only)
+                           micro_batch_size=args.micro_batch_size, agent_logits_only=config.train.agent_logits_only,
+                           autocast=config.train.bf16_autocast)
     args.out.mkdir(parents=True, exist_ok=True)
     with publish_directory(args.out / "model") as staging:
         policy.model.save_pretrained(staging)
         policy.tokenizer.save_pretrained(staging)
     report = {"model": args.model, "env": config.env.model_dump(), "demonstrations": len(demos),
               "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
-              "micro_batch_size": args.micro_batch_size, "seed": args.seed,
+              "micro_batch_size": args.micro_batch_size, "bf16_autocast": config.train.bf16_autocast, "seed": args.seed,
               "losses": losses, "wall_s": time.perf_counter() - started}
     (args.out / "warmstart.json").write_text(json.dumps(report, indent=2))
     console.print(f"loss {losses[0]:.3f} → {losses[-1]:.3f} over {len(losses)} steps; model: {args.out / 'model'}",

@@ -215,7 +215,7 @@ class Learner:
         device = self.device
         cut = width - 1
         mask = batch.agent_mask[rows, :cut].to(device)
-        with self._precision():
+        with bf16_autocast(self.device.type, self.config.bf16_autocast):
             out = resrl.forward_logprobs_and_hidden(
                 self.model, batch.input_ids[rows, :width].to(device), batch.attention_mask[rows, :width].to(device),
                 temperature=self.temperature, positions=mask if self.config.agent_logits_only else None,
@@ -248,12 +248,6 @@ class Learner:
         mean_before = float(before[rows][mask].mean())
         return mean_before, float(after[mask].mean()) - mean_before
 
-    def _precision(self) -> contextlib.AbstractContextManager[Any]:
-        """bfloat16 autocast when ``bf16_autocast`` is set (the old, new and reference log-probs alike)."""
-        if not self.config.bf16_autocast:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=torch.bfloat16)
-
     @torch.no_grad()
     def _score(self, model: Any, batch: Batch, *, full: bool) -> tuple[Tensor, Tensor | None, Tensor | None]:
         """Log-probs ``[B, T-1]`` of ``model``; with ``full`` also penultimate hidden states
@@ -266,7 +260,7 @@ class Learner:
         for rows in torch.split(torch.arange(size), self.config.micro_batch_size):
             cut = int(batch.lengths[rows].max())
             positions = batch.agent_mask[rows, : cut - 1].to(self.device) if self.config.agent_logits_only else None
-            with self._precision():
+            with bf16_autocast(self.device.type, self.config.bf16_autocast):
                 out = resrl.forward_logprobs_and_hidden(
                     model, batch.input_ids[rows, :cut].to(self.device),
                     batch.attention_mask[rows, :cut].to(self.device),
@@ -279,6 +273,12 @@ class Learner:
                 hidden[rows, : cut - 1] = out.hidden.float().cpu()
                 entropy[rows, : cut - 1] = out.entropy.float().cpu()
         return logprobs, hidden, entropy
+
+
+def bf16_autocast(device_type: str, enabled: bool) -> contextlib.AbstractContextManager[Any]:
+    """bfloat16 autocast when ``enabled`` (``train.bf16_autocast``): the old, new and reference log-probs
+    of an update alike, and the warm start's; the weights and optimizer stay float32."""
+    return torch.autocast(device_type, dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
 
 
 def _group_ids(trajectories: Sequence[Trajectory]) -> Tensor:

@@ -118,6 +118,21 @@ def test_fine_tuning_lowers_the_demonstrations_loss(tokenizer: Any) -> None:
     assert losses[-1] < losses[0] * 0.8
 
 
+def test_bf16_autocast_fine_tunes_close_to_float32(tokenizer: Any) -> None:
+    demos = demonstrations(EnvSpec.model_validate(BFCL), chat_for(tokenizer), tokenizer, 4, ONE_REPLY)
+    runs = []
+    for autocast in (False, True):
+        model = tiny_model(tokenizer)
+        before = torch.cat([p.detach().flatten() for p in model.parameters()])
+        losses = fine_tune(model, demos, pad_token_id=tokenizer.pad_token_id, epochs=2, lr=1e-3, batch_size=4,
+                           seed=0, autocast=autocast)
+        assert all(p.dtype == torch.float32 for p in model.parameters())  # the weights stay float32
+        runs.append((losses, torch.cat([p.detach().flatten() for p in model.parameters()]) - before))
+    (exact, exact_step), (bf16, bf16_step) = runs
+    assert bf16 != exact and bf16 == pytest.approx(exact, abs=0.05)  # computed differently, to about 0.05 nats
+    assert float(torch.nn.functional.cosine_similarity(exact_step, bf16_step, dim=0)) > 0.9
+
+
 def warmstart(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "agents.warmstart", *args], cwd=REPO, capture_output=True,
                           text=True, timeout=600, env=os.environ)
