@@ -54,7 +54,7 @@ from agents.training.heldout import HeldOutScore, append_score, describe_change,
 from agents.training.learner import Learner
 from agents.training.sampling import groups, sample_iteration
 from agents.training.task_filter import TaskFilter
-from agents.warmstart import probe, warm_start
+from agents.warmstart import kept_summary, probe, step_printer, warm_start
 from envs import make_env
 from envs.spec import ConfigError, EnvSpec, config_path
 
@@ -361,13 +361,14 @@ def first_stage(config: RunConfig, run: dict[str, Any], policy: Policy, model: A
             return scores
     specs = [config.env.model_copy(update={"kwargs": config.env.kwargs | level})
              for level in curriculum.config.levels or [{}]]
-    with console.status(f"warm start on {settings.demonstrations} expert demonstrations"):
-        report = warm_start(model, config, policy, specs, seed=seed)
+    console.print(f"warm start on up to {settings.demonstrations} expert demonstrations", soft_wrap=True)
+    report = warm_start(model, config, policy, specs, seed=seed, on_step=step_printer(console, time.perf_counter()))
     policy.backend.load_weights(model)
     (out / "warmstart.json").write_text(json.dumps(report, indent=2))
     losses = report["losses"]
-    console.print(f"warm start: {report['demonstrations']} demonstrations, loss {losses[0]:.3f} -> {losses[-1]:.3f} "
-                  f"in {report['wall_s']:.0f} s", soft_wrap=True)
+    kept = kept_summary(report["demonstrations"], report["dropped_failed"], report["dropped_too_long"])
+    console.print(f"warm start: {kept}, loss {losses[0]:.3f} -> {losses[-1]:.3f} in {report['wall_s']:.0f} s",
+                  soft_wrap=True)
     save_checkpoint(out, 0, model, policy.tokenizer, learner.optimizer, config.train.keep_checkpoints,
                     {"curriculum": curriculum.state_dict()})
     if config.train.heldout.tasks:

@@ -17,7 +17,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,14 +58,33 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@dataclass(frozen=True)
+class Demonstrations:
+    """The expert episodes kept, and how many were dropped and why (a silent drop hides a bad setting)."""
+
+    trajectories: list[Trajectory]
+    failed: int  # the env did not confirm success
+    too_long: int  # a reply needed more than rollout.max_new_tokens
+
+    def summary(self) -> str:
+        return kept_summary(len(self.trajectories), self.failed, self.too_long)
+
+
+def kept_summary(kept: int, failed: int, too_long: int) -> str:
+    """E.g. "47 of 48 demonstrations kept (1 with a reply over rollout.max_new_tokens)"."""
+    dropped = [f"{n} {why}" for n, why in ((failed, "unsuccessful"),
+                                          (too_long, "with a reply over rollout.max_new_tokens")) if n]
+    return f"{kept} of {kept + failed + too_long} demonstrations kept" + (f" ({', '.join(dropped)})" if dropped else "")
+
+
 def demonstrations(spec: EnvSpec, chat: ChatFormat, tokenizer: Any, count: int,
-                   layout: RolloutConfig) -> list[Trajectory]:
+                   layout: RolloutConfig) -> Demonstrations:
     """Expert episodes on tasks ``0..count-1``, laid out by ``layout`` as rollouts are (turn limit,
     context budget, listed actions), kept only where the env confirms success and every reply fits
     in ``layout.max_new_tokens`` (what the policy could not finish in a rollout, it should not learn)."""
     family = family_of(spec.id)
     env = make_env({"id": spec.id, "kwargs": spec.kwargs | dict(family.expert_kwargs)})
-    kept = []
+    kept, failed, too_long = [], 0, 0
     for index in range(min(count, env.unwrapped.num_tasks)):  # type: ignore[attr-defined]
         observation, info = env.reset(seed=index, options={"task_index": index})
         episode = Episode(EpisodeRequest(f"demo{index:05d}", 0, index), spec.id, chat, layout)
@@ -79,13 +98,17 @@ def demonstrations(spec: EnvSpec, chat: ChatFormat, tokenizer: Any, count: int,
             observation, reward, terminated, truncated, info = env.step(action)
             episode.add_step(observation, float(reward), terminated, truncated, info)
         record = episode.record(0)
-        if record.success and fits:
+        if not fits:
+            too_long += 1
+        elif not record.success:
+            failed += 1
+        else:
             kept.append(record)
     env.close()
     if not kept:
         raise ConfigError(f"no demonstration of {spec.id} succeeded within rollout.max_new_tokens "
                           f"({layout.max_new_tokens}) per reply; check it and the env's arguments")
-    return kept
+    return Demonstrations(kept, failed, too_long)
 
 @dataclass(frozen=True)
 class Probe:
@@ -110,8 +133,12 @@ def probe(config: RunConfig, policy: Policy, pool: WorkerPool, *, seed: int) -> 
                  sum(t.invalid_turns for t in result.trajectories) / max(turns, 1))
 
 
+StepCallback = Callable[[int, int, float], None]
+"""Called after each optimizer step with (step, steps, loss)."""
+
+
 def warm_start(model: Any, config: RunConfig, policy: Policy, specs: Sequence[EnvSpec], *,
-               seed: int) -> dict[str, Any]:
+               seed: int, on_step: StepCallback | None = None) -> dict[str, Any]:
     """Fine-tune ``model`` in place on ``train.warmstart.demonstrations`` expert episodes spread evenly
     over ``specs`` (e.g. a curriculum's levels); returns what ``warmstart.json`` records."""
     settings = config.train.warmstart
@@ -120,28 +147,31 @@ def warm_start(model: Any, config: RunConfig, policy: Policy, specs: Sequence[En
                           "train.warmstart.mode: never (or warm-start first with python -m agents.warmstart)")
     started = time.perf_counter()
     share = -(-settings.demonstrations // len(specs))
-    demos = [demo for spec in specs
-             for demo in demonstrations(spec, policy.chat, policy.tokenizer, share, config.rollout)]
+    found = [demonstrations(spec, policy.chat, policy.tokenizer, share, config.rollout) for spec in specs]
+    demos = [demo for level in found for demo in level.trajectories]
     losses = fine_tune(model, demos, pad_token_id=policy.tokenizer.pad_token_id, epochs=settings.epochs,
                        lr=settings.learning_rate, batch_size=settings.batch_size, seed=seed,
                        micro_batch_size=settings.micro_batch_size, agent_logits_only=config.train.agent_logits_only,
-                       autocast=config.train.bf16_autocast)
-    return {"demonstrations": len(demos), "losses": losses, "wall_s": time.perf_counter() - started,
-            **settings.model_dump()}
+                       autocast=config.train.bf16_autocast, on_step=on_step)
+    return {"demonstrations": len(demos), "dropped_failed": sum(level.failed for level in found),
+            "dropped_too_long": sum(level.too_long for level in found), "losses": losses,
+            "wall_s": time.perf_counter() - started, **settings.model_dump()}
 
 
 def fine_tune(model: Any, demos: list[Trajectory], *, pad_token_id: int, epochs: int, lr: float, batch_size: int,
               seed: int, micro_batch_size: int | None = None, agent_logits_only: bool = True,
-              autocast: bool = False) -> list[float]:
+              autocast: bool = False, on_step: StepCallback | None = None) -> list[float]:
     """Minimise the agent tokens' negative log-likelihood; returns the loss of each step. A batch runs
     ``micro_batch_size`` demonstrations per forward/backward (all at once when None), under bfloat16
-    autocast with ``autocast`` (the run's ``train.bf16_autocast``)."""
+    autocast with ``autocast`` (the run's ``train.bf16_autocast``). ``on_step`` hears of every step
+    (a long multi-turn warm start takes minutes a step)."""
     batch = Batch.from_trajectories(demos, pad_token_id)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=lr)
     generator = torch.Generator().manual_seed(seed)
     device_type = next(model.parameters()).device.type
-    losses = []
+    losses: list[float] = []
+    steps = epochs * -(-len(demos) // batch_size)
     model.train()
     for _ in range(epochs):
         for rows in torch.split(torch.randperm(len(demos), generator=generator), batch_size):
@@ -161,8 +191,17 @@ def fine_tune(model: Any, demos: list[Trajectory], *, pad_token_id: int, epochs:
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             losses.append(loss)
+            if on_step is not None:
+                on_step(len(losses), steps, loss)
     model.eval()
     return losses
+
+
+def step_printer(console: Console, started: float) -> StepCallback:
+    """One line per step, readable in a log file as well as on a terminal."""
+    def report(step: int, steps: int, loss: float) -> None:
+        console.print(f"warm start step {step}/{steps}: loss {loss:.3f} ({time.perf_counter() - started:.0f} s)")
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.micro_batch_size is None:
             args.micro_batch_size = config.train.warmstart.micro_batch_size
         policy = load_policy(args.model, config.env.id)
-        demos = demonstrations(config.env, policy.chat, policy.tokenizer, args.demonstrations, config.rollout)
+        found = demonstrations(config.env, policy.chat, policy.tokenizer, args.demonstrations, config.rollout)
     except (ConfigError, ModelError, ValueError) as error:
         console.print(f"[red]error:[/red] {error}", soft_wrap=True)
         return 2
@@ -185,16 +224,17 @@ def main(argv: list[str] | None = None) -> int:
     if config.train.gradient_checkpointing:
         recompute_activations(policy.model)
     torch.manual_seed(args.seed)
-    with console.status(f"fine-tuning on {len(demos)} demonstrations"):
-        losses = fine_tune(policy.model, demos, pad_token_id=policy.tokenizer.pad_token_id, epochs=args.epochs,
-                           lr=args.lr, batch_size=args.batch_size, seed=args.seed,
-                           micro_batch_size=args.micro_batch_size, agent_logits_only=config.train.agent_logits_only,
-                           autocast=config.train.bf16_autocast)
+    console.print(found.summary(), soft_wrap=True)
+    losses = fine_tune(policy.model, found.trajectories, pad_token_id=policy.tokenizer.pad_token_id,
+                       epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
+                       micro_batch_size=args.micro_batch_size, agent_logits_only=config.train.agent_logits_only,
+                       autocast=config.train.bf16_autocast, on_step=step_printer(console, started))
     args.out.mkdir(parents=True, exist_ok=True)
     with publish_directory(args.out / "model") as staging:
         policy.model.save_pretrained(staging)
         policy.tokenizer.save_pretrained(staging)
-    report = {"model": args.model, "env": config.env.model_dump(), "demonstrations": len(demos),
+    report = {"model": args.model, "env": config.env.model_dump(), "demonstrations": len(found.trajectories),
+              "dropped_failed": found.failed, "dropped_too_long": found.too_long,
               "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
               "micro_batch_size": args.micro_batch_size, "bf16_autocast": config.train.bf16_autocast, "seed": args.seed,
               "losses": losses, "wall_s": time.perf_counter() - started}

@@ -184,7 +184,9 @@ def test_the_main_job_stages_and_a_run_that_cannot_learn(tiny_model_dir: Path, t
 
     # a random tiny model cannot act: the probe says so and the warm start runs first, as iteration 0
     assert "probe: 0/2 successes" in out and "warm start on expert demonstrations first" in out
-    assert (straight / "warmstart.json").is_file()
+    warm = json.loads((straight / "warmstart.json").read_text())
+    assert f"warm start: {warm['demonstrations']} of " in out and "demonstrations kept" in out
+    assert f"warm start step {len(warm['losses'])}/{len(warm['losses'])}: loss" in out  # progress, even in a log
     assert [s.stage for s in read_scores(straight)] == ["start", "warm start", "end"]
     assert "held-out success" in out and "(+/- " in out
 

@@ -56,7 +56,7 @@ def test_every_registered_env_family_has_an_expert() -> None:
 
 def test_demonstrations_are_the_expert_replies_laid_out_as_rollouts(tokenizer: Any) -> None:
     chat = chat_for(tokenizer)
-    demos = demonstrations(EnvSpec.model_validate(BFCL), chat, tokenizer, 5, ONE_REPLY)
+    demos = demonstrations(EnvSpec.model_validate(BFCL), chat, tokenizer, 5, ONE_REPLY).trajectories
     entries = split_entries(load_entries("simple_python"), "train")
     assert [d.task_id for d in demos] == [e.id for e in entries[:5]]
     for demo, entry in zip(demos, entries, strict=False):
@@ -71,7 +71,7 @@ def test_demonstrations_are_the_expert_replies_laid_out_as_rollouts(tokenizer: A
 def test_alfworld_demonstrations_follow_the_planner_turn_by_turn(tokenizer: Any) -> None:
     spec = EnvSpec.model_validate(GENERATED_ALFWORLD)
     chat = ChatFormat.from_tokenizer(tokenizer, system_prompt(spec.id))
-    demos = demonstrations(spec, chat, tokenizer, 3, RolloutConfig(max_turns=50, context_tokens=8192))
+    demos = demonstrations(spec, chat, tokenizer, 3, RolloutConfig(max_turns=50, context_tokens=8192)).trajectories
     assert len(demos) == 3
     for demo in demos:
         assert demo.success and demo.end_reason == "terminated" and demo.invalid_turns == 0
@@ -83,7 +83,7 @@ def test_webshop_demonstrations_search_open_choose_and_buy(tokenizer: Any) -> No
     spec = EnvSpec.model_validate(WEBSHOP)
     chat = ChatFormat.from_tokenizer(tokenizer, system_prompt(spec.id))
     demos = demonstrations(spec, chat, tokenizer, 3, RolloutConfig(max_turns=8, max_new_tokens=32,
-                                                                   context_tokens=2048))
+                                                                   context_tokens=2048)).trajectories
     shop = WebShopEnv(**SHOP_KWARGS)
     assert len(demos) == 3
     for index, demo in enumerate(demos):
@@ -95,7 +95,7 @@ def test_code_demonstrations_are_canonical_solutions_that_pass_in_the_sandbox(to
     spec = EnvSpec.model_validate({"id": "resrl/Code-v0", "kwargs": {"split": "train"}})
     chat = ChatFormat.from_tokenizer(tokenizer, system_prompt(spec.id))
     demos = demonstrations(spec, chat, tokenizer, 2, RolloutConfig(max_turns=1, max_new_tokens=512,
-                                                                   context_tokens=2048))
+                                                                   context_tokens=2048)).trajectories
     problems = split_problems(load_problems(), "train")
     assert [d.task_id for d in demos] == [p.task_id for p in problems[:2]]
     for demo, problem in zip(demos, problems, strict=False):
@@ -110,16 +110,32 @@ def test_replies_longer_than_a_rollout_allows_are_not_demonstrated(tokenizer: An
         demonstrations(spec, chat, tokenizer, 2, RolloutConfig(max_turns=8, max_new_tokens=4))
 
 
+def test_some_replies_too_long_are_dropped_and_counted(tokenizer: Any) -> None:
+    chat = chat_for(tokenizer)
+    entries = split_entries(load_entries("simple_python"), "train")[:8]
+    lengths = [len(tokenizer(expert_reply(e), add_special_tokens=False).input_ids) + 1 for e in entries]  # + stop
+    limit = sorted(lengths)[3]
+    found = demonstrations(EnvSpec.model_validate(BFCL), chat, tokenizer, 8,
+                           RolloutConfig(max_turns=1, max_new_tokens=limit, context_tokens=2048))
+    fitting = [e.id for e, n in zip(entries, lengths, strict=True) if n <= limit]
+    assert [d.task_id for d in found.trajectories] == fitting
+    assert (found.failed, found.too_long) == (0, 8 - len(fitting)) and 0 < len(fitting) < 8
+    assert found.summary() == (f"{len(fitting)} of 8 demonstrations kept "
+                               f"({8 - len(fitting)} with a reply over rollout.max_new_tokens)")
+
+
 def test_fine_tuning_lowers_the_demonstrations_loss(tokenizer: Any) -> None:
-    demos = demonstrations(EnvSpec.model_validate(BFCL), chat_for(tokenizer), tokenizer, 4, ONE_REPLY)
+    demos = demonstrations(EnvSpec.model_validate(BFCL), chat_for(tokenizer), tokenizer, 4, ONE_REPLY).trajectories
+    steps: list[tuple[int, int, float]] = []
     losses = fine_tune(tiny_model(tokenizer), demos, pad_token_id=tokenizer.pad_token_id, epochs=6, lr=3e-3,
-                       batch_size=4, seed=0)
+                       batch_size=4, seed=0, on_step=lambda *step: steps.append(step))
     assert len(losses) == 6
+    assert steps == [(i + 1, 6, loss) for i, loss in enumerate(losses)]  # every step reported as it ends
     assert losses[-1] < losses[0] * 0.8
 
 
 def test_bf16_autocast_fine_tunes_close_to_float32(tokenizer: Any) -> None:
-    demos = demonstrations(EnvSpec.model_validate(BFCL), chat_for(tokenizer), tokenizer, 4, ONE_REPLY)
+    demos = demonstrations(EnvSpec.model_validate(BFCL), chat_for(tokenizer), tokenizer, 4, ONE_REPLY).trajectories
     runs = []
     for autocast in (False, True):
         model = tiny_model(tokenizer)
@@ -146,6 +162,8 @@ def test_the_cli_writes_a_model_that_loads_and_refuses_bad_arguments(tiny_model_
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads((tmp_path / "warm" / "warmstart.json").read_text())
     assert report["demonstrations"] == 3 and len(report["losses"]) == 1
+    assert (report["dropped_failed"], report["dropped_too_long"]) == (0, 0)
+    assert "3 of 3 demonstrations kept" in result.stdout and "warm start step 1/1: loss" in result.stdout
     from transformers import AutoModelForCausalLM
 
     assert AutoModelForCausalLM.from_pretrained(tmp_path / "warm" / "model").config.num_hidden_layers == 2
@@ -172,7 +190,7 @@ def test_multi_turn_bfcl_warm_starts_in_micro_batches_with_recomputed_activation
 
 
 def test_micro_batches_and_recomputed_activations_leave_the_update_as_it_was(tokenizer: Any) -> None:
-    demos = demonstrations(EnvSpec.model_validate(BFCL), chat_for(tokenizer), tokenizer, 4, ONE_REPLY)
+    demos = demonstrations(EnvSpec.model_validate(BFCL), chat_for(tokenizer), tokenizer, 4, ONE_REPLY).trajectories
     settings: dict[str, Any] = {"pad_token_id": tokenizer.pad_token_id, "epochs": 2, "lr": 1e-3, "batch_size": 4,
                                 "seed": 0}
     whole = tiny_model(tokenizer)
