@@ -6,6 +6,8 @@ without the CPU that produced it."""
 from __future__ import annotations
 
 import os
+import resource
+import sys
 from pathlib import Path
 
 import torch
@@ -24,3 +26,10 @@ def describe() -> str:
     capability = torch.backends.cpu.get_cpu_capability()
     bf16 = "native bfloat16" if cpu_has_bf16() else "no native bfloat16"
     return f"{name}, {cores} cores, {capability}, {bf16}"
+
+
+def peak_rss_gb() -> float:
+    """This process's peak resident memory so far, in GiB: recorded every iteration, so growth over a
+    long run shows before it runs out of memory."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS, KiB elsewhere
+    return peak / 2**30 if sys.platform == "darwin" else peak / 2**20

@@ -38,7 +38,7 @@ from agents.config import BACKENDS, RunConfig, load_config, served_by, with_over
 from agents.generation.backends import BackendError
 from agents.generation.models import DEFAULT_MODEL, ModelError, recompute_activations
 from agents.generation.policy import Policy, choose_backend, load_run_policy
-from agents.machine import describe
+from agents.machine import describe, peak_rss_gb
 from agents.metrics import format_row
 from agents.metrics import header as metrics_header
 from agents.run_files import METRICS, read_metrics, trajectory_file
@@ -299,6 +299,7 @@ def train(config: RunConfig, run: dict[str, Any], policy: Policy, checkpoint: Pa
                     else math.nan
                 row["tasks_resting"] = float(len(tasks.resting(iteration + 1))) if tasks else math.nan
                 row["elapsed_s"] = earlier_s + time.perf_counter() - started
+                row["peak_rss_gb"] = peak_rss_gb()
                 console.print(format_row(row), soft_wrap=True)
                 if not row["signal_groups"]:
                     console.print(f"     [yellow]no learning signal:[/yellow] {tied_groups(row)}", soft_wrap=True)

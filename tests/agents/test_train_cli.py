@@ -64,6 +64,7 @@ def test_two_iterations_then_resume_equals_four_straight(config_file: Path, tiny
     assert [row["iteration"] for row in rows] == [1, 2]
     shown = {metric.key for metric in METRICS} - {"curriculum_level"}  # this run has no curriculum
     assert shown <= set(rows[0]), shown - set(rows[0])  # every figure the row, the viewer and reports show
+    assert 0.1 < rows[0]["peak_rss_gb"] <= rows[1]["peak_rss_gb"]  # the trainer's memory, for growth over a run
     # the rollout's log-probs against the trainer's; vLLM's other numerics are corrected by default
     for row in rows:
         assert all(math.isfinite(row[key]) for key in ("rollout_logprob_gap", "rollout_logprob_gap_max",

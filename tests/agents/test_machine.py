@@ -1,0 +1,35 @@
+"""What a run records about the machine it ran on: the CPU, and the trainer's memory."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import torch
+
+from agents.machine import describe
+
+GROW = """
+import torch
+from agents.machine import peak_rss_gb
+before = peak_rss_gb()
+held = torch.ones(3 * 2**26)  # 768 MiB, written
+after = peak_rss_gb()
+del held
+print(before, after, peak_rss_gb())
+"""
+
+
+def test_the_description_names_the_cores_and_the_cpu_capability() -> None:
+    text = describe()
+    assert " cores, " in text and torch.backends.cpu.get_cpu_capability() in text
+    assert text.endswith("native bfloat16")
+
+
+def test_the_peak_memory_is_in_gib_and_keeps_its_peak() -> None:
+    # a fresh process, so the peak starts at what importing torch takes
+    out = subprocess.run([sys.executable, "-c", GROW], capture_output=True, text=True, check=True).stdout
+    before, after, freed = map(float, out.split())
+    assert 0.05 < before < 2  # torch alone is hundreds of MiB: the unit is GiB, not KiB or bytes
+    assert 0.7 < after - before < 0.8  # the 768 MiB tensor
+    assert freed == after  # a peak, not the current size
