@@ -13,7 +13,7 @@ GROW = """
 import torch
 from agents.machine import peak_rss_gb
 before = peak_rss_gb()
-held = torch.ones(3 * 2**26)  # 768 MiB, written
+held = torch.ones(3 * 2**27)  # 1.5 GiB, written
 after = peak_rss_gb()
 del held
 print(before, after, peak_rss_gb())
@@ -30,6 +30,6 @@ def test_the_peak_memory_is_in_gib_and_keeps_its_peak() -> None:
     # a fresh process, so the peak starts at what importing torch takes
     out = subprocess.run([sys.executable, "-c", GROW], capture_output=True, text=True, check=True).stdout
     before, after, freed = map(float, out.split())
-    assert 0.05 < before < 2  # torch alone is hundreds of MiB: the unit is GiB, not KiB or bytes
-    assert 0.7 < after - before < 0.8  # the 768 MiB tensor
+    assert 0.05 < before < 2  # importing torch takes hundreds of MiB: the unit is GiB, not KiB or bytes
+    assert 1.5 < after < before + 1.6  # the tensor on top of what the process holds (at most its peak)
     assert freed == after  # a peak, not the current size
