@@ -105,10 +105,12 @@ def demonstrations(spec: EnvSpec, chat: ChatFormat, tokenizer: Any, count: int,
         else:
             kept.append(record)
     env.close()
+    found = Demonstrations(kept, failed, too_long)
     if not kept:
-        raise ConfigError(f"no demonstration of {spec.id} succeeded within rollout.max_new_tokens "
-                          f"({layout.max_new_tokens}) per reply; check it and the env's arguments")
-    return Demonstrations(kept, failed, too_long)
+        raise ConfigError(f"no demonstration of {spec.id} to learn from: {found.summary()}; check "
+                          f"rollout.max_new_tokens ({layout.max_new_tokens}) and the env's arguments")
+    return found
+
 
 @dataclass(frozen=True)
 class Probe:

@@ -106,7 +106,8 @@ def test_code_demonstrations_are_canonical_solutions_that_pass_in_the_sandbox(to
 def test_replies_longer_than_a_rollout_allows_are_not_demonstrated(tokenizer: Any) -> None:
     spec = EnvSpec.model_validate(WEBSHOP)
     chat = ChatFormat.from_tokenizer(tokenizer, system_prompt(spec.id))
-    with pytest.raises(ConfigError, match="max_new_tokens"):  # every expert reply needs more than 4 tokens
+    with pytest.raises(ConfigError, match=r"0 of 2 demonstrations kept \(2 with a reply over rollout.max_new_tokens\)"):
+        # every expert reply needs more than 4 tokens
         demonstrations(spec, chat, tokenizer, 2, RolloutConfig(max_turns=8, max_new_tokens=4))
 
 
