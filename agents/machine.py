@@ -30,6 +30,13 @@ def describe() -> str:
 
 def peak_rss_gb() -> float:
     """This process's peak resident memory so far, in GiB: recorded every iteration, so growth over a
-    long run shows before it runs out of memory."""
+    long run shows before it runs out of memory.
+
+    Linux's ``VmHWM`` rather than ``getrusage``: ``ru_maxrss`` survives fork and exec, so a trainer
+    started by a large parent (``agents.compare``, pytest) would report the parent's peak as its own."""
+    status = Path("/proc/self/status")
+    if status.is_file():
+        hwm = next(line for line in status.read_text().splitlines() if line.startswith("VmHWM:"))
+        return int(hwm.split()[1]) / 2**20  # kB
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS, KiB elsewhere
     return peak / 2**30 if sys.platform == "darwin" else peak / 2**20

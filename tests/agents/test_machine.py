@@ -27,9 +27,12 @@ def test_the_description_names_the_cores_and_the_cpu_capability() -> None:
 
 
 def test_the_peak_memory_is_in_gib_and_keeps_its_peak() -> None:
-    # a fresh process, so the peak starts at what importing torch takes
+    # a fresh process, so the peak starts at what importing torch takes; started by a parent holding
+    # 1.5 GiB, whose peak must not be counted as the child's
+    parent_holds = torch.ones(3 * 2**27)
     out = subprocess.run([sys.executable, "-c", GROW], capture_output=True, text=True, check=True).stdout
+    del parent_holds
     before, after, freed = map(float, out.split())
     assert 0.05 < before < 2  # importing torch takes hundreds of MiB: the unit is GiB, not KiB or bytes
     assert 1.5 < after < before + 1.6  # the tensor on top of what the process holds (at most its peak)
-    assert freed == after  # a peak, not the current size
+    assert abs(freed - after) < 0.05  # a peak, not the current size (which fell by 1.5 GiB)
