@@ -402,29 +402,34 @@ def tied_groups(row: dict[str, float]) -> str:
     return f"every one of {collected} groups tied{detail}; the model was not changed by this iteration"
 
 
+def tie_advice(tied: list[dict[str, float]], warm_started: bool, dynamic_sampling: bool) -> str:
+    """What to change when iterations tied, from how their groups tied: all failing, all succeeding,
+    or both (each task always or never solved: only larger groups or other tasks help)."""
+    failed = sum(row.get("groups_all_failure", 0) for row in tied)
+    solved = sum(row.get("groups_all_success", 0) for row in tied)
+    if failed > 2 * solved:
+        more = "more demonstrations or epochs (train.warmstart)" if warm_started else \
+            "warm-start it (train.warmstart.mode: always)"
+        advice = [f"the model rarely succeeds: {more}, use easier tasks or a curriculum (train.curriculum.levels)"]
+    elif solved > 2 * failed:
+        advice = ["the model nearly always succeeds: use harder tasks or a curriculum (train.curriculum.levels)"]
+    else:
+        advice = [f"groups tied both ways ({int(solved)} all succeeded, {int(failed)} all failed): each task is "
+                  "solved always or never, so raise train.group_size or use tasks of middle difficulty"]
+    advice.append("raise train.dynamic_sampling.max_extra_groups" if dynamic_sampling
+                  else "turn on train.dynamic_sampling to replace tied groups")
+    return "tied iterations teach nothing; " + "; ".join(advice)
+
+
 def run_summary(rows: list[dict[str, float]], scores: list[HeldOutScore], config: RunConfig) -> list[str]:
     """The end-of-run lines: how many updates could learn, why not, and the held-out change."""
-    lines = []
-    learned = sum(1 for row in rows if row.get("signal_groups", 1) > 0)
-    lines.append(f"updates with a learning signal: {learned} of {len(rows)} iterations")
-    if learned < len(rows):
-        failed = sum(row.get("groups_all_failure", 0) for row in rows)
-        solved = sum(row.get("groups_all_success", 0) for row in rows)
-        advice = []
-        if failed >= solved:
-            advice.append("the model rarely succeeds: warm-start it (train.warmstart.mode: always), use easier "
-                          "tasks or a curriculum (train.curriculum.levels)")
-        else:
-            advice.append("the model nearly always succeeds: use harder tasks or a curriculum "
-                          "(train.curriculum.levels)")
-        if not config.train.dynamic_sampling.enabled:
-            advice.append("turn on train.dynamic_sampling to replace tied groups")
-        else:
-            advice.append("raise train.dynamic_sampling.max_extra_groups or train.group_size")
-        lines.append("tied iterations teach nothing; " + "; ".join(advice))
+    tied = [row for row in rows if row.get("signal_groups", 1) == 0]
+    lines = [f"updates with a learning signal: {len(rows) - len(tied)} of {len(rows)} iterations"]
+    warm = [s for s in scores if s.stage == "warm start"]
+    if tied:
+        lines.append(tie_advice(tied, bool(warm), config.train.dynamic_sampling.enabled))
     if len(scores) >= 2:
         lines.append(describe_change(scores[0], scores[-1]))
-        warm = [s for s in scores if s.stage == "warm start"]
         if warm and scores[-1] is not warm[0]:
             lines.append("  of which RL after the warm start: " + describe_change(warm[0], scores[-1]))
     return lines

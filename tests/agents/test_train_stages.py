@@ -25,7 +25,7 @@ from agents.generation.backends.base import Generation, SamplingParams
 from agents.generation.chat import ChatFormat
 from agents.generation.policy import Policy
 from agents.generation.prompts import system_prompt
-from agents.train import build_parser, measured_tasks, resolve
+from agents.train import build_parser, measured_tasks, resolve, tie_advice
 from agents.training.checkpoint import checkpoint_extra, latest_checkpoint
 from agents.training.curriculum import Curriculum
 from agents.training.heldout import read_scores
@@ -194,7 +194,8 @@ def test_the_main_job_stages_and_a_run_that_cannot_learn(tiny_model_dir: Path, t
     rows = _rows(straight)
     assert all(row["signal_groups"] == 0 and row["groups_collected"] == 4 for row in rows)  # 2 + 2 extra
     assert out.count("no learning signal: every one of 4 groups tied (4 all failed)") == 4
-    assert "updates with a learning signal: 0 of 4 iterations" in out and "warm-start it" in out
+    assert "updates with a learning signal: 0 of 4 iterations" in out
+    assert "the model rarely succeeds: more demonstrations or epochs (train.warmstart)" in out  # it warm-started
     assert "n/a" in out and "nan" not in out.lower().replace("nano", "")
     records = list(read_trajectories(straight / "trajectories" / "iter-000001.jsonl.gz"))
     assert len(records) == 8 and all(r.weights is None for r in records)  # all shown, none learnt from
@@ -267,3 +268,18 @@ def test_real_game_files_play_without_the_curriculum_unless_asked(alfworld_archi
     assert resolved.train.curriculum.levels == [] and measured_tasks(resolved) is not None
     forced, _ = resolve(build_parser().parse_args(["--config", str(path), "--curriculum"]))
     assert forced.train.curriculum.levels == config.train.curriculum.levels and measured_tasks(forced) is None
+
+
+def test_the_advice_for_tied_iterations_follows_how_the_groups_tied() -> None:
+    def tied(solved: int, failed: int) -> dict[str, float]:
+        return {"signal_groups": 0, "groups_all_success": solved, "groups_all_failure": failed}
+
+    assert "warm-start it" in tie_advice([tied(0, 8)], warm_started=False, dynamic_sampling=True)
+    after_warm_start = tie_advice([tied(1, 7)], warm_started=True, dynamic_sampling=True)
+    assert "rarely succeeds: more demonstrations" in after_warm_start and "warm-start it" not in after_warm_start
+    assert "nearly always succeeds" in tie_advice([tied(8, 0)], warm_started=True, dynamic_sampling=True)
+    # the main job's last iteration at 0.38 training success: neither "rarely" nor "nearly always"
+    both = tie_advice([tied(3, 5)], warm_started=True, dynamic_sampling=True)
+    assert "groups tied both ways (3 all succeeded, 5 all failed)" in both and "train.group_size" in both
+    assert "rarely" not in both and "nearly always" not in both
+    assert "turn on train.dynamic_sampling" in tie_advice([tied(3, 5)], warm_started=True, dynamic_sampling=False)
