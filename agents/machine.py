@@ -35,8 +35,9 @@ def peak_rss_gb() -> float:
     Linux's ``VmHWM`` rather than ``getrusage``: ``ru_maxrss`` survives fork and exec, so a trainer
     started by a large parent (``agents.compare``, pytest) would report the parent's peak as its own."""
     status = Path("/proc/self/status")
-    if status.is_file():
-        hwm = next(line for line in status.read_text().splitlines() if line.startswith("VmHWM:"))
+    lines = status.read_text().splitlines() if status.is_file() else []
+    hwm = next((line for line in lines if line.startswith("VmHWM:")), None)
+    if hwm is not None:
         return int(hwm.split()[1]) / 2**20  # kB
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS, KiB elsewhere
     return peak / 2**30 if sys.platform == "darwin" else peak / 2**20

@@ -404,7 +404,7 @@ def tied_groups(row: dict[str, float]) -> str:
 
 def tie_advice(tied: list[dict[str, float]], warm_started: bool, dynamic_sampling: bool) -> str:
     """What to change when iterations tied, from how their groups tied: all failing, all succeeding,
-    or both (each task always or never solved: only larger groups or other tasks help)."""
+    both (each task always or never solved: only larger groups or other tasks help), or a partial reward."""
     failed = sum(row.get("groups_all_failure", 0) for row in tied)
     solved = sum(row.get("groups_all_success", 0) for row in tied)
     if failed > 2 * solved:
@@ -413,9 +413,11 @@ def tie_advice(tied: list[dict[str, float]], warm_started: bool, dynamic_samplin
         advice = [f"the model rarely succeeds: {more}, use easier tasks or a curriculum (train.curriculum.levels)"]
     elif solved > 2 * failed:
         advice = ["the model nearly always succeeds: use harder tasks or a curriculum (train.curriculum.levels)"]
-    else:
+    elif solved and failed:
         advice = [f"groups tied both ways ({int(solved)} all succeeded, {int(failed)} all failed): each task is "
                   "solved always or never, so raise train.group_size or use tasks of middle difficulty"]
+    else:
+        advice = ["groups tied on a partial reward: raise train.group_size so its samples can differ"]
     advice.append("raise train.dynamic_sampling.max_extra_groups" if dynamic_sampling
                   else "turn on train.dynamic_sampling to replace tied groups")
     return "tied iterations teach nothing; " + "; ".join(advice)

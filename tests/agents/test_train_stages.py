@@ -282,4 +282,6 @@ def test_the_advice_for_tied_iterations_follows_how_the_groups_tied() -> None:
     both = tie_advice([tied(3, 5)], warm_started=True, dynamic_sampling=True)
     assert "groups tied both ways (3 all succeeded, 5 all failed)" in both and "train.group_size" in both
     assert "rarely" not in both and "nearly always" not in both
+    partial = tie_advice([{"signal_groups": 0, "groups_tied_other": 4}], warm_started=True, dynamic_sampling=True)
+    assert "tied on a partial reward" in partial and "both ways" not in partial
     assert "turn on train.dynamic_sampling" in tie_advice([tied(3, 5)], warm_started=True, dynamic_sampling=False)
