@@ -6,6 +6,11 @@ Reviews / Attributes) → ``click[Buy Now]``, which ends the episode with WebSho
 the search page and ``click[element]`` for what the page lists; anything else is an invalid action
 whose observation says why, and changes nothing. The step limit (15) truncates.
 
+``reward_mode="score"`` (WebShop's own) pays the score, with partial credit for a product of the right
+kind; ``"exact"`` pays 1 only for a purchase that meets the whole instruction (score 1) and 0 otherwise:
+the success evaluation's Avg@k counts, so training optimises what it is judged on. Either way the score is in
+``info["reward_parts"]["total"]``.
+
 The catalogue (real WebShop files from ``data_path`` / ``$WEBSHOP_DATA``, else the built-in
 generator) and its search index are built once per process and shared by every env.
 """
@@ -29,6 +34,7 @@ PAGE_SIZE = 10
 SUB_PAGES = ("Description", "Features", "Reviews", "Attributes")
 _ACTION = re.compile(r"^(search|click)\[(.*)\]$", re.DOTALL | re.IGNORECASE)
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "webshop"
+REWARD_MODES = ("score", "exact")
 
 
 @dataclass
@@ -49,8 +55,11 @@ class WebShopEnv(TextEnv):
 
     def __init__(self, *, data_path: str | None = None, source: str = "auto", split: str = "train",
                  num_products: int = 1000, generator_seed: int = 0, max_steps: int = 15,
-                 render_mode: str | None = None) -> None:
+                 reward_mode: str = "score", render_mode: str | None = None) -> None:
+        if reward_mode not in REWARD_MODES:
+            raise ValueError(f"reward_mode must be one of {REWARD_MODES}, got {reward_mode!r}")
         super().__init__(max_steps=max_steps, render_mode=render_mode)
+        self.reward_mode = reward_mode
         self.catalogue = catalogue(source, data_path, num_products, generator_seed)
         self.index = shared_index(self.catalogue)
         self.split = split
@@ -145,7 +154,9 @@ class WebShopEnv(TextEnv):
         info = {"bought": product.asin, "options": dict(self._page.chosen), "reward_parts": parts.as_dict(),
                 "page": "done"}
         observation = f"Thank you for shopping with us! You bought {product.title}. Your score: {parts.total:.3f}"
-        return Transition(observation, parts.total, True, parts.total >= 1.0, info), []
+        exact = parts.total >= 1.0
+        reward = float(exact) if self.reward_mode == "exact" else parts.total
+        return Transition(observation, reward, True, exact, info), []
 
     def _refuse(self, reason: str) -> tuple[Transition, list[str] | None]:
         observation = f"Invalid action: {reason}.\n\n{self._render()}"

@@ -160,6 +160,22 @@ def test_wrong_products_and_options_get_partial_rewards(env: WebShopEnv) -> None
     assert terminated and reward == pytest.approx(expected.total) and reward < 1.0
 
 
+def test_exact_mode_pays_only_a_purchase_that_meets_the_whole_instruction() -> None:
+    shop = WebShopEnv(split="eval", reward_mode="exact")
+    shop.reset(options={"task_index": 0})
+    actions = expert_actions(shop, shop._goal)
+    for action in actions[:-1 - len(shop._goal.options)]:  # the target without its options: partial credit
+        shop.step(action)
+    _, reward, terminated, _, info = shop.step("click[Buy Now]")
+    assert terminated and reward == 0.0 and not info["success"] and 0.0 < info["reward_parts"]["total"] < 1.0
+    shop.reset(options={"task_index": 0})
+    for action in actions:
+        _, reward, terminated, _, info = shop.step(action)
+    assert terminated and reward == 1.0 and info["success"]
+    with pytest.raises(ValueError, match="reward_mode"):
+        WebShopEnv(reward_mode="partial")
+
+
 def test_bad_input_is_reported_and_changes_nothing(env: WebShopEnv) -> None:
     env.reset(options={"task_index": 1})
     for action in ("click[Buy Now]", "search[]", "search[" + "x" * 100_000 + "]", "search[shoes",
