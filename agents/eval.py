@@ -23,7 +23,7 @@ from rich.table import Table
 import resrl
 from agents.collection.collector import collect
 from agents.collection.episode import EpisodeRequest
-from agents.collection.summary import mean_reward
+from agents.collection.summary import invalid_rate, mean_reward
 from agents.collection.trajectory import Trajectory, write_trajectories
 from agents.collection.workers import start_pool
 from agents.config import BACKENDS, load_config, with_overrides
@@ -70,6 +70,7 @@ class EvalResult(BaseModel):
     samples: int
     avg_at_k: float  # mean success over the k samples of a task, averaged over tasks
     mean_reward: float  # partial credit where the env gives it (WebShop's score)
+    invalid_rate: float  # share of replies the env refused
     pass_at_k: dict[int, float]  # unbiased pass@j for j = 1, 2, 4, ... <= k, and k
     success_by_task_type: dict[str, float]
     per_task: dict[str, TaskOutcome]
@@ -97,6 +98,7 @@ def evaluate(trajectories: list[Trajectory], samples: int) -> EvalResult:
         samples=samples,
         avg_at_k=resrl.avg_at_k(per_task),
         mean_reward=mean_reward(trajectories),
+        invalid_rate=invalid_rate(trajectories),
         pass_at_k={k: resrl.mean_pass_at_k(per_task, k) for k in ks},
         success_by_task_type={kind: sum(v) / len(v) for kind, v in sorted(per_type.items())},
         per_task={task: TaskOutcome(successes=wins, rewards=rewards[task]) for task, wins in per_task.items()},
@@ -139,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     table.add_column("value", justify="right")
     table.add_row(f"Avg@{args.samples}", f"{figures.avg_at_k:.3f}")
     table.add_row("mean reward", f"{figures.mean_reward:.3f}")
+    table.add_row("invalid replies", f"{figures.invalid_rate:.1%}")
     for k, value in figures.pass_at_k.items():
         table.add_row(f"pass@{k}", f"{value:.3f}")
     for kind, value in figures.success_by_task_type.items():

@@ -17,7 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from agents.collection.collector import collect
-from agents.collection.summary import mean_reward
+from agents.collection.summary import invalid_rate, mean_reward
 from agents.collection.workers import WorkerPool
 from agents.config import RunConfig
 from agents.eval import eval_requests
@@ -64,11 +64,10 @@ def evaluate_heldout(stage: str, iteration: int, config: RunConfig, policy: Poli
     for t in result.trajectories:
         per_task.setdefault(t.group_id, []).append(t.success)
     means = {task: sum(wins) / len(wins) for task, wins in per_task.items()}
-    turns = sum(t.num_turns for t in result.trajectories)
     return HeldOutScore(
         stage=stage, iteration=iteration, success=statistics.fmean(means.values()) if means else 0.0,
         stderr=_stderr(list(means.values())), mean_reward=mean_reward(result.trajectories),
-        invalid_rate=sum(t.invalid_turns for t in result.trajectories) / max(turns, 1), per_task=means,
+        invalid_rate=invalid_rate(result.trajectories), per_task=means,
         wall_s=time.perf_counter() - started,
     )
 

@@ -20,10 +20,15 @@ def test_avg_and_pass_at_k_per_task_and_type() -> None:
     runs = [("a", "heat", True, 1.0), ("a", "heat", False, 0.5), ("b", "cool", False, 0.25), ("b", "cool", False, 0.0)]
     trajectories = [record(group_id=group, sample_index=i, success=ok, reward=reward, task_info={"task_type": kind})
                     for i, (group, kind, ok, reward) in enumerate(runs)]
+    refused = {"observation": "o", "reply": "Action look", "action": "Action look", "parse_ok": False, "valid": False,
+               "reward": 0.0, "finish_reason": "stop"}
+    turns = [trajectories[3].turns[0].model_dump(), refused, refused, trajectories[3].turns[0].model_dump()]
+    trajectories[3] = record(**{**trajectories[3].model_dump(), "turns": turns, "invalid_turns": 2})
     result = evaluate(trajectories, samples=2)
     assert (result.tasks, result.episodes) == (2, 4)
     assert result.avg_at_k == pytest.approx(0.25)
     assert result.mean_reward == pytest.approx(1.75 / 4)  # partial credit counts, unlike success
+    assert result.invalid_rate == pytest.approx(2 / 7)  # per reply: 3 one-turn episodes and one of 4 turns
     assert result.pass_at_k == {1: pytest.approx(0.25), 2: pytest.approx(0.5)}
     assert result.success_by_task_type == {"cool": 0.0, "heat": 0.5}
 
