@@ -7,8 +7,8 @@ the search page and ``click[element]`` for what the page lists; anything else is
 whose observation says why, and changes nothing. The step limit (15) truncates.
 
 ``reward_mode="score"`` (WebShop's own) pays the score, with partial credit for a product of the right
-kind; ``"exact"`` pays 1 only for a purchase that meets the whole instruction (score 1) and 0 otherwise:
-the success evaluation's Avg@k counts, so training optimises what it is judged on. Either way the score is in
+kind; ``"exact"`` pays 1 only for a purchase that meets the whole instruction (score 1) and 0 otherwise,
+the success that Avg@k counts, so training optimises what it is judged on. Either way the score is in
 ``info["reward_parts"]["total"]``.
 
 The catalogue (real WebShop files from ``data_path`` / ``$WEBSHOP_DATA``, else the built-in
