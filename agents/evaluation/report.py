@@ -49,6 +49,7 @@ class Row:
     mean_reward: list[float]
     pass_at_k: dict[int, list[float]]
     success_by_task_type: dict[str, list[float]]
+    invalid_rate: list[float] = field(default_factory=list)  # share of held-out replies the env refused
     curves: dict[str, list[list[float]]] = field(default_factory=dict)  # metric → per seed, per iteration
     cells: dict[str, dict[int, list[float]]] = field(default_factory=dict)  # figure → seed → per held-out task
     train_wall_s: list[float] = field(default_factory=list)
@@ -111,6 +112,7 @@ class Report:
             row.seeds.append(record.seed)
             row.avg_at_k.append(figures["avg_at_k"])
             row.mean_reward.append(figures.get("mean_reward", math.nan))  # older eval.json files lack it
+            row.invalid_rate.append(figures.get("invalid_rate", math.nan))  # and this
             for k, value in figures["pass_at_k"].items():
                 row.pass_at_k[int(k)].append(value)
             for kind, value in figures["success_by_task_type"].items():
@@ -136,7 +138,8 @@ class Report:
             "results": [
                 {"algo": r.algo, "seeds": r.seeds, "avg_at_k": r.avg_at_k, "mean_reward": r.mean_reward,
                  "pass_at_k": r.pass_at_k,
-                 "success_by_task_type": r.success_by_task_type, "curves": r.curves,
+                 "success_by_task_type": r.success_by_task_type, "invalid_rate": r.invalid_rate,
+                 "curves": r.curves,
                  "train_wall_s": r.train_wall_s, "eval_wall_s": r.eval_wall_s}
                 for r in self.rows
             ],
@@ -165,17 +168,20 @@ def markdown(report: Report) -> str:
     start = "the warm-started model" if report.experiment.compare.warm_start else "the starting model"
     names = {"avg_at_k": f"Avg@{settings.samples}", "mean_reward": "mean score"}
     headers = [names.get(figure, figure) for figure in figures]
+    invalid = any(not math.isnan(value) for row in report.rows for value in row.invalid_rate)
     lines = [
         f"Held-out evaluation: {settings.tasks} tasks × {settings.samples} samples per model and seed "
         f"(seeds {', '.join(map(str, seeds))}); base is {start}, where every algorithm begins. Each figure is "
         f"the mean over seeds and tasks with its {_percent()} interval from a bootstrap over both.",
         "",
-        "| model | " + " | ".join(headers) + " |",
-        "|---" * (1 + len(figures)) + "|",
+        "| model | " + " | ".join(headers) + (" | invalid replies" if invalid else "") + " |",
+        "|---" * (1 + len(figures) + invalid) + "|",
     ]
     intervals = report.intervals()
     for row in report.rows:
         cells = [_cell(intervals[row.algo][figure], row.per_seed(figure)) for figure in figures]
+        if invalid:  # a model may win less because more of its replies are not actions at all
+            cells.append(_stat([100 * value for value in row.invalid_rate], "{:.1f}%"))
         lines.append(f"| {row.algo} | " + " | ".join(cells) + " |")
     if kinds:  # a row per task type: Code has 14 families, too many for columns
         lines += ["", "Held-out success per task type (mean ± sd over seeds):", "",

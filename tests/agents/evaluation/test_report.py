@@ -17,7 +17,8 @@ SAMPLES = 4
 ENV = {"id": "resrl/BFCL-v0", "kwargs": {"category": "simple_python"}}
 
 
-def write_model(out: Path, algo: str, seed: int, win_rate: np.ndarray, gains: list[float] | None) -> RunRecord:
+def write_model(out: Path, algo: str, seed: int, win_rate: np.ndarray, gains: list[float] | None,
+                invalid_rate: float = 0.1) -> RunRecord:
     """An evaluated model: task i won ``round(win_rate[i] * SAMPLES)`` times; a run when ``gains`` is given."""
     run = out / f"{algo}-s{seed}" if gains is not None else None
     eval_dir = (run or out / f"base-s{seed}") / "eval"
@@ -32,7 +33,7 @@ def write_model(out: Path, algo: str, seed: int, win_rate: np.ndarray, gains: li
     (eval_dir / "eval.json").write_text(json.dumps({
         "avg_at_k": float(np.mean(successes)), "mean_reward": 0.0, "pass_at_k": {"1": 0.0, "4": 0.0},
         "success_by_task_type": {"cap": float(np.mean(halves[0])), "drop": float(np.mean(halves[1]))},
-        "per_task": per_task}))
+        "per_task": per_task, "invalid_rate": invalid_rate}))
     if run is not None:
         rows = [{"iteration": i + 1, "success_rate": 0.5, "mean_reward": 0.5, "omega_negative": 0.9,
                  "positive_logprob_gain": gain, "elapsed_s": 60.0 * (i + 1)} for i, gain in enumerate(gains or [])]
@@ -50,7 +51,7 @@ def test_the_report_gives_intervals_and_paired_differences(tmp_path: Path) -> No
         records.append(write_model(tmp_path, "grpo", seed, difficulty, [0.02, 0.03, 0.01]))
         records.append(write_model(tmp_path, "nsr", seed, difficulty, [-0.01, 0.0, -0.02]))
         records.append(write_model(tmp_path, "resrl", seed, np.minimum(difficulty + 0.25, 1.0),
-                                   [0.01, 0.0, float("nan")]))
+                                   [0.01, 0.0, float("nan")], invalid_rate=0.02 * (seed + 1)))
     experiment = ExperimentConfig.model_validate({"env": ENV, "compare": {"seeds": list(SEEDS), "eval": {
         "tasks": TASKS, "samples": SAMPLES}}})
     report = Report.gather(experiment, records, tmp_path / "experiment.yaml")
@@ -81,6 +82,8 @@ def test_the_report_gives_intervals_and_paired_differences(tmp_path: Path) -> No
     assert "| task type | base | grpo | nsr | resrl |" in table
     cap = float(np.mean(np.round(difficulty[: TASKS // 2] * SAMPLES) / SAMPLES))  # the same for every seed
     assert f"| cap | {cap:.3f} ± 0.000 | {cap:.3f} ± 0.000 |" in table
+    assert "| invalid replies |" in table.splitlines()[2]
+    assert "| 4.0% ± 1.6% |" in next(line for line in table.splitlines() if line.startswith("| resrl |"))
 
     write_report(report, tmp_path)
     results = json.loads((tmp_path / "results.json").read_text())
@@ -95,9 +98,11 @@ def test_eval_files_without_per_task_results_still_report(tmp_path: Path) -> Non
     for record in records:  # as written before per-task results were kept
         path = record.eval_dir / "eval.json"
         figures = json.loads(path.read_text())
-        del figures["per_task"]
+        del figures["per_task"], figures["invalid_rate"]
         path.write_text(json.dumps(figures))
     experiment = ExperimentConfig.model_validate({"env": ENV, "compare": {"seeds": [0]}})
     report = Report.gather(experiment, records, tmp_path / "e.yaml")
     assert np.isnan(report.differences()["resrl − grpo"]["avg_at_k"].estimate)
-    assert "| grpo | 0.500 |" in markdown(report)  # the mean, without an interval
+    table = markdown(report)
+    assert "| grpo | 0.500 |" in table  # the mean, without an interval
+    assert "invalid replies" not in table  # no column of dashes
