@@ -112,7 +112,7 @@ class Report:
             row.seeds.append(record.seed)
             row.avg_at_k.append(figures["avg_at_k"])
             row.mean_reward.append(figures.get("mean_reward", math.nan))  # older eval.json files lack it
-            row.invalid_rate.append(figures.get("invalid_rate", math.nan))  # and older ones this
+            row.invalid_rate.append(figures.get("invalid_rate", math.nan))  # and lack this too
             for k, value in figures["pass_at_k"].items():
                 row.pass_at_k[int(k)].append(value)
             for kind, value in figures["success_by_task_type"].items():
